@@ -1,0 +1,41 @@
+"""gunicorn settings: `gunicorn -c observability_site/gunicorn.conf.py observability_site.wsgi`.
+
+Threaded workers (gthread): POST /api/process calls the downstream service, which by default
+is this same service, so a worker must be able to serve that call while it waits on it.
+A single synchronous worker would wait on itself until the timeout.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+_port = os.environ.get("PORT", "8000")
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{_port}")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "true").lower() == "true" else None
+# Never preload: each worker must build its own state (connections, telemetry threads)
+# after fork.
+preload_app = False
+
+# Workers are separate processes: prometheus_client's multiprocess mode lets /metrics add up
+# the counters of all of them instead of reporting whichever worker answered.
+_data_dir = Path(os.environ.get("DATA_DIR", Path(__file__).resolve().parent.parent / "var"))
+_metrics_dir = Path(
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_data_dir / "prometheus"))
+)
+
+
+def on_starting(server):
+    # Stale files of a previous run would add old counts to the new ones.
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

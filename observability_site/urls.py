@@ -1,0 +1,46 @@
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from telemetry import health
+
+handler400 = "observability_site.api_errors.bad_request"
+handler404 = "observability_site.api_errors.not_found"
+handler500 = "observability_site.api_errors.server_error"
+
+
+def index(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        {
+            "service": settings.SERVICE_NAME,
+            "version": settings.SERVICE_VERSION,
+            "links": {
+                "admin": "/admin/",
+                "api_docs": "/api/docs/",
+                "openapi_schema": "/api/schema/",
+                "users": "/api/users",
+                "process": "/api/process",
+                "jobs": "/api/jobs",
+                "health": "/health",
+                "ready": "/ready",
+                "metrics": "/metrics",
+            },
+        }
+    )
+
+
+urlpatterns = [
+    path("", index, name="index"),
+    path("health", health.health, name="health"),
+    path("ready", health.ready, name="ready"),
+    path("", include("django_prometheus.urls")),  # /metrics
+    path("admin/", admin.site.urls),
+    path("api/auth/token", obtain_auth_token, name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/", include("users.urls")),
+    path("api/", include("processing.urls")),
+]

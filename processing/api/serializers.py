@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from processing.models import ProcessingJob
+
+
+class ProcessInputSerializer(serializers.Serializer):
+    data = serializers.CharField(trim_whitespace=False)
+
+    def validate_data(self, value: str) -> str:
+        limit = settings.PROCESSING_MAX_DATA_CHARS
+        if len(value) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} characters (it has {len(value)})."
+            )
+        return value
+
+
+class ProcessOutputSerializer(serializers.Serializer):
+    result = serializers.JSONField()
+    processing_time_ms = serializers.FloatField()
+
+
+class JobOutputSerializer(serializers.ModelSerializer):
+    url = serializers.HyperlinkedIdentityField(
+        view_name="processing:job-detail", lookup_url_kwarg="job_id"
+    )
+    timings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProcessingJob
+        fields = ["id", "url", "status", "result", "error", "attempts", "timings"]
+        read_only_fields = fields
+
+    def get_timings(self, job: ProcessingJob) -> dict[str, object]:
+        def ms(start, end):
+            return round((end - start).total_seconds() * 1000, 3) if start and end else None
+
+        return {
+            "queued_at": job.queued_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "queue_wait_ms": ms(job.queued_at, job.started_at),
+            "run_ms": ms(job.started_at, job.finished_at),
+        }
+
+
+class EnrichInputSerializer(serializers.Serializer):
+    words = serializers.IntegerField(min_value=0)
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$")

@@ -1,0 +1,95 @@
+"""Functions that do the processing and change job state. Views and tasks call these; the
+services do not know whether they run in a request or in a worker."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from processing import downstream
+from processing.analysis import analyze
+from processing.errors import JobNotQueued
+from processing.models import ProcessingJob
+
+logger = logging.getLogger(__name__)
+
+
+def process_data(*, data: str) -> dict[str, Any]:
+    """Analyse the data, enrich it through the downstream service, and time the whole."""
+    started = time.perf_counter()
+    logger.info("processing data", extra={"data_chars": len(data)})
+    analysis = analyze(data)
+    enrichment = downstream.enrich(analysis)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return {
+        "result": {"analysis": analysis, "enrichment": enrichment},
+        "processing_time_ms": round(elapsed_ms, 3),
+    }
+
+
+def job_create(*, data: str, created_by=None) -> ProcessingJob:
+    """Store a job and queue its task chain once the row is committed.
+
+    If the broker refuses the message, the job is kept, marked failed with the reason,
+    and JobNotQueued tells the caller.
+    """
+    with transaction.atomic():
+        job = ProcessingJob.objects.create(data=data, created_by=created_by)
+        transaction.on_commit(lambda: job_enqueue(job))
+    return job
+
+
+def job_enqueue(job: ProcessingJob) -> None:
+    from processing.tasks import job_workflow  # tasks import this module: import late
+
+    try:
+        job_workflow(job.pk).apply_async()
+    except OperationalError as exc:
+        logger.error("could not queue job", extra={"job_id": str(job.pk)})
+        job_mark_failed(job_id=job.pk, error=f"could not queue the job: {exc}")
+        job.refresh_from_db()
+        raise JobNotQueued("The job was stored but could not be queued; try again.") from exc
+    logger.info("job queued", extra={"job_id": str(job.pk)})
+
+
+def job_mark_running(*, job_id) -> ProcessingJob | None:
+    """Count one more attempt; None when the job is gone or already finished."""
+    with transaction.atomic():
+        job = ProcessingJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.is_finished:
+            return None
+        job.status = ProcessingJob.Status.RUNNING
+        job.attempts += 1
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "attempts", "started_at"])
+    return job
+
+
+def job_mark_succeeded(*, job_id, result: dict[str, Any]) -> None:
+    updated = (
+        ProcessingJob.objects.filter(pk=job_id)
+        .exclude(status__in=ProcessingJob.FINISHED)
+        .update(
+            status=ProcessingJob.Status.SUCCEEDED,
+            result=result,
+            error="",
+            finished_at=timezone.now(),
+        )
+    )
+    if updated:
+        logger.info("job succeeded", extra={"job_id": str(job_id)})
+
+
+def job_mark_failed(*, job_id, error: str) -> None:
+    updated = (
+        ProcessingJob.objects.filter(pk=job_id)
+        .exclude(status=ProcessingJob.Status.SUCCEEDED)
+        .update(status=ProcessingJob.Status.FAILED, error=error[:4000], finished_at=timezone.now())
+    )
+    if updated:
+        logger.warning("job failed", extra={"job_id": str(job_id), "error": error[:200]})

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, twice: on the embedded default (SQLite, filesystem broker) and on
+# PostgreSQL + Redis, the services this machine runs on 127.0.0.1. Extra arguments go to pytest.
+set -euo pipefail
+BIN=${BIN:-.venv/bin}
+PG_URL=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/observability_site}
+REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+
+"$BIN/python" - "$PG_URL" "$REDIS_URL" <<'PY'
+import sys, psycopg, redis
+pg, rd = sys.argv[1], sys.argv[2]
+try:
+    psycopg.connect(pg.rsplit("/", 1)[0] + "/postgres", connect_timeout=5).close()
+except Exception as exc:
+    sys.exit(f"PostgreSQL is not reachable at {pg}: {exc}")
+try:
+    redis.Redis.from_url(rd, socket_connect_timeout=5).ping()
+except Exception as exc:
+    sys.exit(f"Redis is not reachable at {rd}: {exc}")
+PY
+
+"$BIN/ruff" check .
+
+echo "== pass 1 of 2: SQLite + filesystem broker (the embedded default)"
+env -u DATABASE_URL -u CELERY_BROKER_URL "$BIN/pytest" "$@"
+
+echo "== pass 2 of 2: PostgreSQL + Redis"
+DATABASE_URL="$PG_URL" CELERY_BROKER_URL="$REDIS_URL" "$BIN/pytest" "$@"

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from users.models import User
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "is_staff", "date_joined"]
+        read_only_fields = fields
+
+
+class UserCreateInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=150)
+    password = serializers.CharField(
+        required=False, write_only=True, min_length=8, max_length=128, trim_whitespace=False
+    )
+
+    def validate_email(self, value: str) -> str:
+        # Checked here too (the service re-checks under the transaction), so a duplicate
+        # shows as a field error next to the other field errors of the same request.
+        if User.objects.filter(email=value.strip().lower()).exists():
+            raise serializers.ValidationError("A user with this email already exists.")
+        return value
+
+
+class UserFilterSerializer(serializers.Serializer):
+    email = serializers.EmailField(required=False, max_length=254)

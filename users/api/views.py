@@ -1,0 +1,61 @@
+"""The users REST API: thin views that parse input, call a service or selector, and
+serialize the result."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from users import selectors, services
+from users.api.serializers import (
+    UserCreateInputSerializer,
+    UserFilterSerializer,
+    UserOutputSerializer,
+)
+from users.models import User
+
+
+class UserListCreateApi(GenericAPIView):
+    """Staff only: list accounts and create them."""
+
+    permission_classes = [permissions.IsAdminUser]
+    serializer_class = UserOutputSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("email", str, description="Exact email (any case)")],
+        responses=UserOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filters = UserFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        users = selectors.user_list(**filters.validated_data)
+        page = self.paginate_queryset(users)
+        return self.get_paginated_response(UserOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=UserCreateInputSerializer, responses={201: UserOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = UserCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            user = services.user_create(**data.validated_data)
+        except services.EmailAlreadyRegistered as exc:
+            raise ValidationError({"email": [str(exc)]}) from None
+        return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class UserDetailApi(GenericAPIView):
+    """A user may read their own account; staff may read any."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = UserOutputSerializer
+
+    def get(self, request: Request, user_id: int) -> Response:
+        if not request.user.is_staff and user_id != request.user.pk:
+            raise NotFound()  # non-staff callers cannot probe which ids exist
+        user = get_object_or_404(User, pk=user_id)
+        return Response(UserOutputSerializer(user).data)
