@@ -1,0 +1,232 @@
+"""Start the real service processes (gunicorn, Celery worker) for end-to-end tests.
+
+Each process runs from the project's own entry points with its own environment, binds only
+to 127.0.0.1 on a free port, and is stopped (then killed if it lingers) by the fixture that
+started it. A process that dies during start-up fails the test with its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.popen.poll() is not None:
+            return
+        # SIGTERM: gunicorn and Celery both shut down gracefully (and flush) on it.
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+
+
+def start_process(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> ServiceProcess:
+    log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+    log = log_path.open("wb")
+    popen = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, so stop() reaches its children
+    )
+    return ServiceProcess(name, popen, log_path)
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "python"), "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+@dataclass
+class Stack:
+    """A database and broker prepared for the service, and the processes started on them."""
+
+    env: dict[str, str]
+    log_dir: Path
+    processes: list[ServiceProcess] = field(default_factory=list)
+    base_url: str | None = None
+
+    def start_web(self, *, port: int | None = None, **extra_env: str) -> str:
+        """Start gunicorn; return its base URL once it answers /health."""
+        port = port or free_port()
+        env = {**self.env, "PORT": str(port), **extra_env}
+        env.setdefault(
+            "PROCESSING_DOWNSTREAM_URL", f"http://127.0.0.1:{port}/api/downstream/enrich"
+        )
+        proc = start_process(
+            "web",
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "observability_site/gunicorn.conf.py",
+                "observability_site.wsgi",
+            ],
+            env,
+            self.log_dir,
+        )
+        self.processes.append(proc)
+        self.base_url = f"http://127.0.0.1:{port}"
+        wait_until_serving(f"{self.base_url}/health", proc)
+        return self.base_url
+
+    def start_worker(self, *, concurrency: int = 2, **extra_env: str) -> ServiceProcess:
+        """Start a prefork Celery worker; return once it is ready to consume.
+
+        Its downstream is the web server started before it, unless extra_env names one.
+        """
+        env = {**self.env, **extra_env}
+        if self.base_url:
+            env.setdefault("PROCESSING_DOWNSTREAM_URL", f"{self.base_url}/api/downstream/enrich")
+        proc = start_process(
+            "worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "observability_site",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname=e2e-{uuid.uuid4().hex[:8]}@%h",
+            ],
+            env,
+            self.log_dir,
+        )
+        self.processes.append(proc)
+        wait_for_output(proc, "ready.")
+        return proc
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+        self.processes.clear()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.output()[-4000:]}" for p in self.processes)
+
+
+def wait_until_serving(url: str, proc: ServiceProcess, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise AssertionError(f"{proc.name} exited during start-up:\n{proc.output()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{proc.name} did not answer {url} in {timeout}s:\n{proc.output()}")
+
+
+def wait_for_output(proc: ServiceProcess, text: str, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.popen.poll() is not None:
+            raise AssertionError(f"{proc.name} exited during start-up:\n{proc.output()}")
+        if text in proc.output():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{proc.name} did not print {text!r} in {timeout}s:\n{proc.output()}")
+
+
+@contextlib.contextmanager
+def prepared_stack(tmp_dir: Path) -> Iterator[Stack]:
+    """A migrated database and an empty queue, on whatever engine and broker the test run
+    uses: SQLite and the filesystem broker by default; PostgreSQL (a fresh database, dropped
+    afterwards) and Redis when DATABASE_URL and CELERY_BROKER_URL are set."""
+    data_dir = tmp_dir / "data"
+    data_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
+    env.update(
+        DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="observability_site.settings",
+        CELERY_TASK_DEFAULT_QUEUE=f"e2e-{uuid.uuid4().hex[:10]}",
+        PYTHONUNBUFFERED="1",
+    )
+    database_url = os.environ.get("DATABASE_URL", "")
+    created_db = None
+    if database_url.startswith("postgres"):
+        created_db = f"obs_e2e_{uuid.uuid4().hex[:10]}"
+        _postgres_admin(database_url, f'CREATE DATABASE "{created_db}"')
+        parts = urlsplit(database_url)
+        env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{created_db}"))
+    manage(env, "migrate", "--noinput")
+    stack = Stack(env=env, log_dir=tmp_dir)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        if created_db:
+            _postgres_admin(database_url, f'DROP DATABASE IF EXISTS "{created_db}" WITH (FORCE)')
+
+
+def _postgres_admin(database_url: str, statement: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def api_token(base_url: str, stack: Stack, *, email: str = "e2e@example.com") -> str:
+    """Create a staff user in the stack's database and return an API token for it."""
+    password = uuid.uuid4().hex
+    manage(
+        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password},
+        "createsuperuser",
+        "--noinput",
+        "--email",
+        email,
+        "--name",
+        "E2E",
+    )
+    response = httpx.post(
+        f"{base_url}/api/auth/token", data={"username": email, "password": password}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
