@@ -230,3 +230,16 @@ if envbool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- alerting: rule export, promtool, and the Alertmanager webhook (telemetry).
+# Where `manage.py export_alert_rules` writes the rule file Prometheus loads.
+ALERT_RULES_FILE = envstr(
+    "ALERT_RULES_FILE", str(BASE_DIR / "deploy" / "prometheus" / "rules" / "alert_rules.yml")
+)
+# promtool checks expressions on save and the exported file; found on PATH when unset.
+PROMTOOL_PATH = envstr("PROMTOOL_PATH", "")
+# A running Prometheus (with --web.enable-lifecycle) the export can ask to reload; optional.
+PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
+# Bearer token Alertmanager sends to /api/telemetry/alertmanager/webhook. Unset: the endpoint
+# refuses every call (503) rather than accept alerts from anyone.
+ALERTMANAGER_WEBHOOK_TOKEN = envsecret("ALERTMANAGER_WEBHOOK_TOKEN")

@@ -19,7 +19,29 @@ except Exception as exc:
     sys.exit(f"Redis is not reachable at {rd}: {exc}")
 PY
 
+# --- Alerting tools: promtool/amtool and the Prometheus and Alertmanager servers the alerting
+# tests run (Debian packages). Installed only when missing; CI runs as root with no stdin.
+# The packages ship services of their own: they must not keep running or hold :9090/:9093,
+# since the tests start their own servers on free ports with throw-away data directories.
+if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
+    echo "== installing prometheus and prometheus-alertmanager (promtool, amtool)"
+    export DEBIAN_FRONTEND=noninteractive
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager
+    for service in prometheus prometheus-alertmanager; do
+        # Without systemd (containers) policy-rc.d usually keeps them stopped; stop if not.
+        $SUDO systemctl disable --now "$service" >/dev/null 2>&1 \
+            || $SUDO service "$service" stop >/dev/null 2>&1 || true
+    done
+fi
+
 "$BIN/ruff" check .
+
+# A data dir of the run's own (SQLite files, filesystem broker), apart from `make run`'s ./var.
+DATA_DIR="$(mktemp -d)"
+export DATA_DIR
+trap 'rm -rf "$DATA_DIR"' EXIT
 
 echo "== pass 1 of 2: SQLite + filesystem broker (the embedded default)"
 env -u DATABASE_URL -u CELERY_BROKER_URL "$BIN/pytest" "$@"
