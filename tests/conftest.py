@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -33,3 +35,9 @@ def staff_client(staff) -> APIClient:
     client = APIClient()
     client.force_authenticate(staff)
     return client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_http_client_logs():
+    # httpx logs every request at INFO; the e2e tests poll, which would bury real failures.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -46,6 +46,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    def clean(self) -> None:
+        # Runs in every ModelForm (the admin's too) before the unique check.
+        super().clean()
+        self.email = normalize_email(self.email)
+
     def get_full_name(self) -> str:
         return self.name
 
