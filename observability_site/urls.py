@@ -43,4 +43,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("users.urls")),
     path("api/", include("processing.urls")),
+    path("api/telemetry/", include("telemetry.urls")),
 ]

@@ -1,0 +1,73 @@
+"""HTTP endpoints of telemetry: the Alertmanager webhook and a read-only list of its events."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from django.conf import settings
+from rest_framework import permissions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from observability_site.api_errors import error_body
+from telemetry import alert_intake
+from telemetry.models import AlertEvent
+
+logger = logging.getLogger(__name__)
+
+
+class AlertmanagerWebhookApi(APIView):
+    """POST: an Alertmanager webhook notification, authenticated with a bearer token.
+
+    Alertmanager is not a user, so the API's token/session authentication does not apply:
+    the shared secret ALERTMANAGER_WEBHOOK_TOKEN does.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    def post(self, request: Request) -> Response:
+        expected = settings.ALERTMANAGER_WEBHOOK_TOKEN
+        if not expected:
+            return Response(
+                error_body(
+                    "webhook_not_configured",
+                    "The Alertmanager webhook is disabled: set ALERTMANAGER_WEBHOOK_TOKEN "
+                    "(or ALERTMANAGER_WEBHOOK_TOKEN_FILE) and give Alertmanager the same token.",
+                ),
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        ):
+            return Response(
+                error_body("not_authenticated", "A valid bearer token is required."),
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": 'Bearer realm="alertmanager-webhook"'},
+            )
+        notification = alert_intake.parse_notification(request.data)
+        events = alert_intake.record_notification(notification)
+        logger.info(
+            "alertmanager notification stored",
+            extra={
+                "receiver": notification["receiver"],
+                "status": notification["status"],
+                "alerts": len(events),
+            },
+        )
+        return Response({"stored": [event.pk for event in events]})
+
+
+class AlertEventListApi(APIView):
+    """GET: the latest alert events (staff only), newest first; ?alertname= filters."""
+
+    permission_classes = [permissions.IsAdminUser]
+
+    def get(self, request: Request) -> Response:
+        events = AlertEvent.objects.all()
+        if alertname := request.query_params.get("alertname"):
+            events = events.filter(alertname=alertname)
+        return Response({"results": [event.as_dict() for event in events[:100]]})
