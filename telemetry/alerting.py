@@ -28,7 +28,7 @@ def rule_to_prometheus(rule: AlertRule) -> dict[str, Any]:
     data: dict[str, Any] = {"alert": rule.name, "expr": rule.expr.strip()}
     if rule.for_duration and rule.for_duration not in ("0", "0s"):
         data["for"] = rule.for_duration
-    data["labels"] = {**(rule.labels or {}), "severity": rule.severity}
+    data["labels"] = {**(rule.labels or {}), "severity": str(rule.severity)}
     annotations = {"summary": rule.summary, "description": rule.description}
     annotations = {key: value for key, value in annotations.items() if value}
     if annotations:
