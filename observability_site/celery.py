@@ -7,8 +7,12 @@ import os
 
 from celery import Celery
 
+from telemetry.celery_hooks import connect_worker_signals
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
 
 app = Celery("observability_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Each pool process builds its telemetry after fork and flushes it when it stops.
+connect_worker_signals()

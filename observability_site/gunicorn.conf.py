@@ -35,6 +35,22 @@ def on_starting(server):
     _metrics_dir.mkdir(parents=True, exist_ok=True)
 
 
+def post_fork(server, worker):
+    # Telemetry providers own threads, which do not survive fork(): each worker builds its
+    # own here, before it loads the Django app (so the instrumentation wraps it).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
+    from telemetry.setup import configure_telemetry
+
+    configure_telemetry("gunicorn worker")
+
+
+def worker_exit(server, worker):
+    # Flush the last spans, metrics and logs of a worker that stops (restart, shutdown).
+    from telemetry.setup import shutdown_telemetry
+
+    shutdown_telemetry()
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -208,22 +208,48 @@ PROCESSING_JOB_MAX_RETRIES = envint("PROCESSING_JOB_MAX_RETRIES", 3, minimum=0)
 PROCESSING_JOB_RETRY_BACKOFF = envfloat("PROCESSING_JOB_RETRY_BACKOFF", 2.0, minimum=0)
 PROCESSING_JOB_RETRY_BACKOFF_MAX = envfloat("PROCESSING_JOB_RETRY_BACKOFF_MAX", 60.0, minimum=0)
 
-# --- logging: one line per record on stdout.
+# --- logging: one JSON object per line on stdout, carrying trace_id/span_id inside a span
+# (telemetry.log_format). Records also go over OTLP when logs are exported (see below).
+# LOG_FORMAT=plain gives the classic one-line text format for reading in a terminal.
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = envstr("LOG_FORMAT", "json").lower()
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
+        "json": {"()": "telemetry.log_format.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
     },
     "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "stdout": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # The exporters' retry chatter while a collector is down: one warning is enough.
+        "opentelemetry": {"level": "ERROR"},
     },
 }
+
+# --- telemetry: traces, metrics and logs over OTLP (telemetry.setup). The standard
+# OTEL_* variables come first: OTEL_EXPORTER_OTLP_ENDPOINT (unset: nothing leaves the
+# process), OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_SERVICE_NAME,
+# OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_<SIGNAL>_EXPORTER (otlp, console, none),
+# OTEL_METRIC_EXPORT_INTERVAL ... These switch each signal when OTEL_<SIGNAL>_EXPORTER is unset.
+TELEMETRY_TRACES_ENABLED = envbool("TELEMETRY_TRACES_ENABLED", True)
+TELEMETRY_METRICS_ENABLED = envbool("TELEMETRY_METRICS_ENABLED", True)
+TELEMETRY_LOGS_ENABLED = envbool("TELEMETRY_LOGS_ENABLED", True)
+# The lowest level of the records sent over OTLP (stdout follows LOG_LEVEL).
+TELEMETRY_LOG_LEVEL = envstr("TELEMETRY_LOG_LEVEL", LOG_LEVEL).upper()
+# A trace viewer URL with {trace_id} in it (Jaeger: http://host:16686/trace/{trace_id});
+# the job admin then links each job to its trace.
+TRACE_VIEWER_URL = envstr("TRACE_VIEWER_URL", "")
+if TRACE_VIEWER_URL and "{trace_id}" not in TRACE_VIEWER_URL:
+    raise ImproperlyConfigured(
+        f"TRACE_VIEWER_URL must contain {{trace_id}}, got {TRACE_VIEWER_URL!r}"
+    )
 
 # Behind a TLS-terminating proxy, set DJANGO_SECURE_PROXY_SSL_HEADER=true.
 if envbool("DJANGO_SECURE_PROXY_SSL_HEADER", False):

@@ -1,13 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
+from django.utils.html import format_html
 
 from processing.models import ProcessingJob
 
 
 @admin.register(ProcessingJob)
 class ProcessingJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "status", "attempts", "created_by", "queued_at", "finished_at"]
+    list_display = ["id", "status", "attempts", "created_by", "queued_at", "finished_at", "trace"]
     list_filter = ["status", "queued_at"]
-    search_fields = ["id", "created_by__email", "error"]
+    search_fields = ["id", "created_by__email", "error", "trace_id"]
     date_hierarchy = "queued_at"
     list_select_related = ["created_by"]
     readonly_fields = [
@@ -21,7 +23,20 @@ class ProcessingJobAdmin(admin.ModelAdmin):
         "queued_at",
         "started_at",
         "finished_at",
+        "trace",
     ]
+    exclude = ["trace_id"]  # shown as `trace`, a link when a trace viewer is configured
+
+    @admin.display(description="trace", ordering="trace_id")
+    def trace(self, job: ProcessingJob) -> str:
+        """The job's trace id; a link to the trace viewer when TRACE_VIEWER_URL is set."""
+        if not job.trace_id:
+            return "-"
+        viewer = getattr(settings, "TRACE_VIEWER_URL", "")
+        if not viewer:
+            return job.trace_id
+        url = viewer.replace("{trace_id}", job.trace_id)
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, job.trace_id)
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created through the API, which also queues them

@@ -29,6 +29,9 @@ class ProcessingJob(models.Model):
     queued_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The W3C trace id (32 hex digits) of the request that queued the job: its whole story,
+    # worker and retries included, is that one trace. Empty when no trace was recording.
+    trace_id = models.CharField(max_length=32, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["-queued_at"]

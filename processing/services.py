@@ -10,8 +10,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
+from opentelemetry import trace
 
-from processing import downstream
+from processing import downstream, metrics
 from processing.analysis import analyze
 from processing.errors import JobNotQueued
 from processing.models import ProcessingJob
@@ -32,14 +33,23 @@ def process_data(*, data: str) -> dict[str, Any]:
     }
 
 
+def current_trace_id() -> str:
+    """The trace id of the current span as 32 hex digits, or "" outside a valid trace."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else ""
+
+
 def job_create(*, data: str, created_by=None) -> ProcessingJob:
     """Store a job and queue its task chain once the row is committed.
 
-    If the broker refuses the message, the job is kept, marked failed with the reason,
+    The job keeps the trace id of the request that created it: the worker continues that
+    trace. If the broker refuses the message, the job is kept, marked failed with the reason,
     and JobNotQueued tells the caller.
     """
     with transaction.atomic():
-        job = ProcessingJob.objects.create(data=data, created_by=created_by)
+        job = ProcessingJob.objects.create(
+            data=data, created_by=created_by, trace_id=current_trace_id()
+        )
         transaction.on_commit(lambda: job_enqueue(job))
     return job
 
@@ -54,6 +64,7 @@ def job_enqueue(job: ProcessingJob) -> None:
         job_mark_failed(job_id=job.pk, error=f"could not queue the job: {exc}")
         job.refresh_from_db()
         raise JobNotQueued("The job was stored but could not be queued; try again.") from exc
+    metrics.jobs_queued.add(1)
     logger.info("job queued", extra={"job_id": str(job.pk)})
 
 
@@ -65,8 +76,11 @@ def job_mark_running(*, job_id) -> ProcessingJob | None:
             return None
         job.status = ProcessingJob.Status.RUNNING
         job.attempts += 1
+        first_attempt = job.started_at is None
         job.started_at = job.started_at or timezone.now()
         job.save(update_fields=["status", "attempts", "started_at"])
+    if first_attempt:
+        metrics.job_queue_wait.record((job.started_at - job.queued_at).total_seconds())
     return job
 
 
@@ -82,6 +96,7 @@ def job_mark_succeeded(*, job_id, result: dict[str, Any]) -> None:
         )
     )
     if updated:
+        _record_finished(job_id, outcome="succeeded")
         logger.info("job succeeded", extra={"job_id": str(job_id)})
 
 
@@ -92,4 +107,13 @@ def job_mark_failed(*, job_id, error: str) -> None:
         .update(status=ProcessingJob.Status.FAILED, error=error[:4000], finished_at=timezone.now())
     )
     if updated:
+        _record_finished(job_id, outcome="failed")
         logger.warning("job failed", extra={"job_id": str(job_id), "error": error[:200]})
+
+
+def _record_finished(job_id, *, outcome: str) -> None:
+    metrics.jobs_finished.add(1, {"outcome": outcome})
+    times = ProcessingJob.objects.filter(pk=job_id).values("started_at", "finished_at").first()
+    if times and times["started_at"] and times["finished_at"]:
+        seconds = (times["finished_at"] - times["started_at"]).total_seconds()
+        metrics.job_duration.record(max(seconds, 0.0), {"outcome": outcome})

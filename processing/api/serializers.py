@@ -31,7 +31,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProcessingJob
-        fields = ["id", "url", "status", "result", "error", "attempts", "timings"]
+        fields = ["id", "url", "status", "result", "error", "attempts", "timings", "trace_id"]
         read_only_fields = fields
 
     def get_timings(self, job: ProcessingJob) -> dict[str, object]:

@@ -1,0 +1,96 @@
+"""The contrib instrumentations this service uses, switched on once per process, and the
+hooks that fit them to our URLs: server spans named by route template, probes excluded."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+from django.http import HttpRequest, HttpResponse
+from opentelemetry.trace import Span
+
+from telemetry.config import TelemetryConfig
+
+# The probes answer many times a minute and say nothing about user traffic.
+DEFAULT_EXCLUDED_URLS = r"/health$,/ready$,/metrics$"
+
+_CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")  # <int:user_id> -> user_id
+_REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")  # (?P<user_id>[0-9]+) -> user_id
+
+
+def route_template(route: str) -> str:
+    """Turn a Django route into the OpenTelemetry http.route form.
+
+    'api/users/<int:user_id>' becomes '/api/users/{user_id}'; a re_path pattern
+    '^x/(?P<pk>[0-9]+)/$' becomes '/x/{pk}/'.
+    """
+    if route.startswith("^") or route.endswith("$") or "(?P<" in route:
+        route = _REGEX_GROUP.sub(r"<\1>", route.lstrip("^").rstrip("$"))
+    return "/" + _CONVERTER.sub(r"{\1}", route.lstrip("/"))
+
+
+def name_server_span_by_route(span: Span, request: HttpRequest, response: HttpResponse) -> None:
+    """Django instrumentation response hook: use the route template as span name and
+    http.route, on the span and on the duration metric's attributes.
+
+    The instrumentation names spans by Django's raw route ('GET api/users/<int:user_id>');
+    dashboards and other services expect 'GET /api/users/{user_id}'.
+    """
+    match = getattr(request, "resolver_match", None)
+    route = getattr(match, "route", None)
+    if not route:
+        return  # unresolved (404): the span keeps the bare method name, no cardinality blow-up
+    template = route_template(route)
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+
+    duration_attrs = request.META.get(_DjangoMiddleware._environ_duration_attr_key)
+    if isinstance(duration_attrs, dict) and "http.route" in duration_attrs:
+        duration_attrs["http.route"] = template
+    if span.is_recording():
+        method = getattr(span, "name", request.method or "HTTP").partition(" ")[0]
+        span.update_name(f"{method} {template}")
+        span.set_attribute("http.route", template)
+
+
+def instrument_libraries(config: TelemetryConfig) -> None:
+    """Switch on every instrumentation once; each instrumentor ignores a second call."""
+    # The stable HTTP semantic conventions: http.server.request.duration in seconds with
+    # http.request.method, http.route and http.response.status_code. Read once, on the
+    # first instrumentation, so it must be set before any of them.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.logging import LoggingInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+
+    DjangoInstrumentor().instrument(
+        excluded_urls=os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS),
+        response_hook=name_server_span_by_route,
+    )
+    # Statements are recorded with their placeholders, never with parameter values.
+    PsycopgInstrumentor().instrument(enable_commenter=False)
+    SQLite3Instrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+    CeleryInstrumentor().instrument()
+    # trace_id/span_id on every LogRecord (for the JSON lines on stdout), and the handler
+    # that bridges Python logging to the OTLP log pipeline when logs are exported.
+    LoggingInstrumentor().instrument(
+        inject_trace_context=True,
+        enable_log_auto_instrumentation=config.logs.exported,
+        log_handler_level=config.log_level,
+    )
+    otlp_handler = getattr(LoggingInstrumentor, "_logging_handler", None)
+    if otlp_handler is not None:
+        otlp_handler.addFilter(_not_from_the_sdk)
+
+
+def _not_from_the_sdk(record: logging.LogRecord) -> bool:
+    # The exporters log their own failures ("collector unreachable"); shipping those records
+    # through the same failing pipeline would only queue more of them.
+    return not record.name.startswith("opentelemetry")

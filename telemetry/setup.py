@@ -1,0 +1,270 @@
+"""One idempotent telemetry set-up per process: resource, providers, exporters,
+instrumentations, log bridge, and the flush at exit.
+
+Providers own background threads (batch processors, the periodic metric reader), and threads
+do not survive fork(). So they are built once per process, after any fork, by the hook of
+the server that forks: gunicorn's post_fork, Celery's worker_process_init, manage.py for
+runserver (in the autoreloader's child only) and the other commands. Never in a parent that
+forks afterwards: the OpenTelemetry API lets a process set its global providers only once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+from telemetry.config import SignalConfig, TelemetryConfig, load_config
+
+logger = logging.getLogger(__name__)
+
+# Flushing at exit must not hold a stopping process for long when the collector is gone.
+SHUTDOWN_TIMEOUT_MILLIS = 5000
+
+
+@dataclass
+class _ProcessTelemetry:
+    """What this process built, so that it is built once and flushed at exit."""
+
+    pid: int
+    role: str
+    config: TelemetryConfig
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    logger_provider: LoggerProvider | None = None
+    announced: bool = False
+    shut_down: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+_lock = threading.Lock()
+_current: _ProcessTelemetry | None = None
+
+
+def configure_telemetry(
+    role: str,
+    *,
+    extra_span_processors: Sequence[object] = (),
+    extra_metric_readers: Sequence[object] = (),
+    extra_log_processors: Sequence[object] = (),
+) -> bool:
+    """Build this process's providers and instrument the libraries; True if it did so now.
+
+    Idempotent: a second call in the same process does nothing. `role` ("web", "worker",
+    "manage.py migrate" ...) only goes into the start-up line. The extra processors and
+    readers are for in-process tests that read spans from memory.
+    """
+    global _current
+    with _lock:
+        if _current is not None and _current.pid == os.getpid():
+            return False
+        if _current is not None:
+            # Built in a parent before fork: the SDK re-creates its threads in the child, but
+            # the wiring is wrong (see the module docstring). Say so rather than hide it.
+            logger.warning(
+                "telemetry was configured in pid %s before this process (pid %s) forked",
+                _current.pid,
+                os.getpid(),
+            )
+            return False
+        config = load_config()
+        state = _ProcessTelemetry(pid=os.getpid(), role=role, config=config)
+        if not config.sdk_disabled:
+            _build_providers(
+                state, extra_span_processors, extra_metric_readers, extra_log_processors
+            )
+            # Instrumentations read the global providers, so they come after them.
+            from telemetry.instrumentation import instrument_libraries
+
+            instrument_libraries(config)
+        _current = state
+    announce_destination()
+    return True
+
+
+def _build_providers(
+    state: _ProcessTelemetry,
+    extra_span_processors: Sequence[object],
+    extra_metric_readers: Sequence[object],
+    extra_log_processors: Sequence[object],
+) -> None:
+    config = state.config
+    resource = build_resource(config)
+    if config.traces.exporter != "none" or extra_span_processors:
+        # Built even with no endpoint: spans still give logs and job rows their trace ids.
+        tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        if config.traces.exported:
+            tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(config.traces)))
+        for processor in extra_span_processors:
+            tracer_provider.add_span_processor(processor)  # type: ignore[arg-type]
+        trace.set_tracer_provider(tracer_provider)
+        state.tracer_provider = tracer_provider
+    if config.metrics.exporter != "none" or extra_metric_readers:
+        readers = list(extra_metric_readers)
+        if config.metrics.exported:
+            readers.append(
+                PeriodicExportingMetricReader(
+                    _metric_exporter(config.metrics),
+                    export_interval_millis=config.metric_export_interval_ms,
+                )
+            )
+        meter_provider = MeterProvider(
+            resource=resource,
+            metric_readers=readers,  # type: ignore[arg-type]
+            shutdown_on_exit=False,
+        )
+        metrics.set_meter_provider(meter_provider)
+        state.meter_provider = meter_provider
+    if config.logs.exported or extra_log_processors:
+        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        if config.logs.exported:
+            logger_provider.add_log_record_processor(
+                BatchLogRecordProcessor(_log_exporter(config.logs))
+            )
+        for processor in extra_log_processors:
+            logger_provider.add_log_record_processor(processor)  # type: ignore[arg-type]
+        set_logger_provider(logger_provider)
+        state.logger_provider = logger_provider
+    # Our own exit hook flushes all three in order, with a bounded wait.
+    atexit.register(shutdown_telemetry)
+
+
+def build_resource(config: TelemetryConfig) -> Resource:
+    """The resource every signal of this process carries.
+
+    service.instance.id is new in every process (each gunicorn worker and Celery child is
+    an instance), so metrics from many workers are never mixed up. OTEL_RESOURCE_ATTRIBUTES
+    and OTEL_SERVICE_NAME override what settings say.
+    """
+    defaults = {
+        "service.name": config.service_name,
+        "service.version": config.service_version,
+        "service.instance.id": str(uuid.uuid4()),
+        "deployment.environment": config.deployment_environment,
+        "deployment.environment.name": config.deployment_environment,
+        "host.name": socket.gethostname(),
+        "process.pid": os.getpid(),
+        "process.parent_pid": os.getppid(),
+    }
+    return Resource.create(defaults).merge(OTELResourceDetector().detect())
+
+
+def _span_exporter(signal: SignalConfig):
+    # The OTLP exporters read their endpoint, headers, timeout and compression from the
+    # standard OTEL_EXPORTER_OTLP_* variables themselves.
+    if signal.exporter == "console":
+        return ConsoleSpanExporter()
+    if signal.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter()
+
+
+def _metric_exporter(signal: SignalConfig):
+    if signal.exporter == "console":
+        return ConsoleMetricExporter()
+    if signal.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter()
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return HttpMetricExporter()
+
+
+def _log_exporter(signal: SignalConfig):
+    if signal.exporter == "console":
+        return ConsoleLogRecordExporter()
+    if signal.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter()
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+        OTLPLogExporter as HttpLogExporter,
+    )
+
+    return HttpLogExporter()
+
+
+def announce_destination() -> None:
+    """Log, once per process, where its telemetry goes.
+
+    gunicorn's post_fork runs before Django configures logging; the line then waits for
+    TelemetryConfig.ready() to call this again, so it reaches the configured handlers.
+    """
+    state = _current
+    if state is None or state.announced or state.pid != os.getpid():
+        return
+    if not logging.getLogger().handlers:
+        return
+    state.announced = True
+    logger.info(
+        "%s (%s, pid %s)",
+        state.config.describe(),
+        state.role,
+        state.pid,
+        extra={"telemetry_role": state.role},
+    )
+
+
+def is_configured() -> bool:
+    """True when this process has run configure_telemetry()."""
+    return _current is not None and _current.pid == os.getpid()
+
+
+def shutdown_telemetry() -> None:
+    """Flush and stop this process's providers; safe to call more than once.
+
+    Logs go last, so the records logged while traces and metrics flush are sent too.
+    """
+    state = _current
+    if state is None or state.pid != os.getpid() or state.shut_down:
+        return
+    state.shut_down = True
+    for provider in (state.tracer_provider, state.meter_provider, state.logger_provider):
+        if provider is None:
+            continue
+        try:
+            provider.force_flush(SHUTDOWN_TIMEOUT_MILLIS)
+            provider.shutdown()
+        except Exception:  # an exit hook must never raise
+            logger.warning("telemetry flush failed", exc_info=True)
+
+
+def configure_for_command(argv: list[str]) -> None:
+    """Set up telemetry for a manage.py command, and flush it when the command exits.
+
+    runserver's autoreloader runs the server in a child it restarts on every change; the
+    parent only watches files, so it gets no telemetry (the child has RUN_MAIN=true).
+    """
+    command = argv[1] if len(argv) > 1 else "help"
+    if command in {"help", "--help", "-h", "version", "--version"}:
+        return
+    if command == "runserver" and "--noreload" not in argv:
+        from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+
+        if os.environ.get(DJANGO_AUTORELOAD_ENV) != "true":
+            return
+    configure_telemetry(f"manage.py {command}")
