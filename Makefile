@@ -15,9 +15,7 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_dev_admin
-	exec $(BIN)/honcho -f Procfile start
+	BIN=$(BIN) bash scripts/run.sh
 
 test: install
 	BIN=$(BIN) bash scripts/test.sh
