@@ -30,6 +30,23 @@ def route_template(route: str) -> str:
     return "/" + _CONVERTER.sub(r"{\1}", route.lstrip("/"))
 
 
+_DURATION_ATTRS = "_telemetry_duration_attrs"
+
+
+def keep_duration_attributes(span: Span, request: HttpRequest) -> None:
+    """Django instrumentation request hook: keep a reference to the attributes the
+    instrumentation will record http.server.request.duration with.
+
+    The instrumentation takes them out of request.META before the response hook runs, so
+    the response hook could not otherwise put the route template into the metric.
+    """
+    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+
+    setattr(
+        request, _DURATION_ATTRS, request.META.get(_DjangoMiddleware._environ_duration_attr_key)
+    )
+
+
 def name_server_span_by_route(span: Span, request: HttpRequest, response: HttpResponse) -> None:
     """Django instrumentation response hook: use the route template as span name and
     http.route, on the span and on the duration metric's attributes.
@@ -39,13 +56,11 @@ def name_server_span_by_route(span: Span, request: HttpRequest, response: HttpRe
     """
     match = getattr(request, "resolver_match", None)
     route = getattr(match, "route", None)
-    if not route:
+    if match is None or route is None:
         return  # unresolved (404): the span keeps the bare method name, no cardinality blow-up
     template = route_template(route)
-    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
-
-    duration_attrs = request.META.get(_DjangoMiddleware._environ_duration_attr_key)
-    if isinstance(duration_attrs, dict) and "http.route" in duration_attrs:
+    duration_attrs = getattr(request, _DURATION_ATTRS, None)
+    if isinstance(duration_attrs, dict):
         duration_attrs["http.route"] = template
     if span.is_recording():
         method = getattr(span, "name", request.method or "HTTP").partition(" ")[0]
@@ -53,8 +68,11 @@ def name_server_span_by_route(span: Span, request: HttpRequest, response: HttpRe
         span.set_attribute("http.route", template)
 
 
-def instrument_libraries(config: TelemetryConfig) -> None:
-    """Switch on every instrumentation once; each instrumentor ignores a second call."""
+def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
+    """Switch on every instrumentation once; each instrumentor ignores a second call.
+
+    bridge_logs: send Python logging records to this process's LoggerProvider.
+    """
     # The stable HTTP semantic conventions: http.server.request.duration in seconds with
     # http.request.method, http.route and http.response.status_code. Read once, on the
     # first instrumentation, so it must be set before any of them.
@@ -70,6 +88,7 @@ def instrument_libraries(config: TelemetryConfig) -> None:
 
     DjangoInstrumentor().instrument(
         excluded_urls=os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS),
+        request_hook=keep_duration_attributes,
         response_hook=name_server_span_by_route,
     )
     # Statements are recorded with their placeholders, never with parameter values.
@@ -82,7 +101,7 @@ def instrument_libraries(config: TelemetryConfig) -> None:
     # that bridges Python logging to the OTLP log pipeline when logs are exported.
     LoggingInstrumentor().instrument(
         inject_trace_context=True,
-        enable_log_auto_instrumentation=config.logs.exported,
+        enable_log_auto_instrumentation=bridge_logs,
         log_handler_level=config.log_level,
     )
     otlp_handler = getattr(LoggingInstrumentor, "_logging_handler", None)

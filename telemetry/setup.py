@@ -17,7 +17,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
@@ -49,7 +49,6 @@ class _ProcessTelemetry:
     logger_provider: LoggerProvider | None = None
     announced: bool = False
     shut_down: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -91,7 +90,7 @@ def configure_telemetry(
             # Instrumentations read the global providers, so they come after them.
             from telemetry.instrumentation import instrument_libraries
 
-            instrument_libraries(config)
+            instrument_libraries(config, bridge_logs=state.logger_provider is not None)
         _current = state
     announce_destination()
     return True
