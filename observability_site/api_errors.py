@@ -8,8 +8,10 @@ are translated here, in one place, instead of in each view.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django import db
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -55,6 +57,15 @@ def not_found(request, exception=None) -> JsonResponse:
 
 
 def server_error(request) -> JsonResponse:
+    # Django calls this while handling the exception, so it is still in sys.exc_info().
+    if isinstance(sys.exc_info()[1], (db.OperationalError, db.InterfaceError)):
+        # The database is down or unreachable: a temporary condition, not a bug. Connections
+        # are re-opened on the next request (CONN_HEALTH_CHECKS), so no restart is needed.
+        return JsonResponse(
+            error_body("database_unavailable", "The database is unavailable; try again."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     return JsonResponse(
         error_body("server_error", "Internal server error."),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
