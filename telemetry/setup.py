@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from telemetry.config import SignalConfig, TelemetryConfig, load_config
 logger = logging.getLogger(__name__)
 
 # Flushing at exit must not hold a stopping process for long when the collector is gone.
-SHUTDOWN_TIMEOUT_MILLIS = 5000
+SHUTDOWN_TIMEOUT_MILLIS = 3000
 
 
 @dataclass
@@ -233,23 +234,37 @@ def is_configured() -> bool:
     return _current is not None and _current.pid == os.getpid()
 
 
-def shutdown_telemetry() -> None:
-    """Flush and stop this process's providers; safe to call more than once.
+def shutdown_telemetry(timeout_millis: int = SHUTDOWN_TIMEOUT_MILLIS) -> None:
+    """Flush and stop this process's providers, waiting at most `timeout_millis` in all.
 
-    Logs go last, so the records logged while traces and metrics flush are sent too.
+    Safe to call more than once. The three providers flush in parallel, each in its own
+    daemon thread, so a collector that is down costs one timeout, not three, and never
+    keeps the process from exiting.
     """
     state = _current
     if state is None or state.pid != os.getpid() or state.shut_down:
         return
     state.shut_down = True
-    for provider in (state.tracer_provider, state.meter_provider, state.logger_provider):
-        if provider is None:
-            continue
+    providers = [
+        p for p in (state.tracer_provider, state.meter_provider, state.logger_provider) if p
+    ]
+
+    def flush_and_stop(provider) -> None:
         try:
-            provider.force_flush(SHUTDOWN_TIMEOUT_MILLIS)
+            provider.force_flush(timeout_millis)
             provider.shutdown()
         except Exception:  # an exit hook must never raise
             logger.warning("telemetry flush failed", exc_info=True)
+
+    threads = [
+        threading.Thread(target=flush_and_stop, args=(p,), name="telemetry-flush", daemon=True)
+        for p in providers
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout_millis / 1000
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def configure_for_command(argv: list[str]) -> None:
