@@ -146,6 +146,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "observability_site.api_errors.exception_handler",
+    # Counted in the shared cache (CACHES), so the limits hold across all worker processes.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.ScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": envstr("API_THROTTLE_ANON", "60/min"),
+        "user": envstr("API_THROTTLE_USER", "1200/min"),
+        "login": envstr("API_THROTTLE_LOGIN", "10/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -158,6 +169,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# A cache shared by every process (throttle counters must add up across gunicorn workers):
+# Redis when CACHE_URL names it, else files under DATA_DIR (no server needed).
+CACHE_URL = envstr("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+elif CACHE_URL:
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL or empty, got {CACHE_URL!r}")
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
 
 # --- Celery: the broker needs no server by default (kombu's filesystem transport).
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
@@ -251,11 +279,26 @@ if TRACE_VIEWER_URL and "{trace_id}" not in TRACE_VIEWER_URL:
         f"TRACE_VIEWER_URL must contain {{trace_id}}, got {TRACE_VIEWER_URL!r}"
     )
 
+# --- HTTPS and cookies: strict by default in production (`manage.py check --deploy` passes).
+_production = DEPLOYMENT_ENVIRONMENT == "production"
 # Behind a TLS-terminating proxy, set DJANGO_SECURE_PROXY_SSL_HEADER=true.
 if envbool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", False)
+SESSION_COOKIE_SECURE = envbool("DJANGO_SECURE_COOKIES", _production)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", _production)
+# Probes and scrapes come over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31536000 if _production else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", _production)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", False)
+# Preload-listing a domain is a commitment its owner makes, not a default we can choose.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# /metrics answers only with "Authorization: Bearer <token>" when this is set.
+METRICS_BEARER_TOKEN = envsecret("METRICS_BEARER_TOKEN")
 
 # --- alerting: rule export, promtool, and the Alertmanager webhook (telemetry).
 # Where `manage.py export_alert_rules` writes the rule file Prometheus loads.

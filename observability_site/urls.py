@@ -3,9 +3,9 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
-from telemetry import health
+from telemetry import health, metrics_endpoint
+from users.api.views import TokenLoginApi
 
 handler400 = "observability_site.api_errors.bad_request"
 handler404 = "observability_site.api_errors.not_found"
@@ -36,9 +36,9 @@ urlpatterns = [
     path("", index, name="index"),
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
-    path("", include("django_prometheus.urls")),  # /metrics
+    path("metrics", metrics_endpoint.metrics, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
-    path("api/auth/token", obtain_auth_token, name="api-token"),
+    path("api/auth/token", TokenLoginApi.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("users.urls")),

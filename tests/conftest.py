@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
@@ -41,3 +42,9 @@ def staff_client(staff) -> APIClient:
 def _quiet_http_client_logs():
     # httpx logs every request at INFO; the e2e tests poll, which would bury real failures.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters live in the shared cache: each test starts with none.
+    cache.clear()

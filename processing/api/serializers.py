@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from processing.models import ProcessingJob
@@ -23,6 +24,14 @@ class ProcessOutputSerializer(serializers.Serializer):
     processing_time_ms = serializers.FloatField()
 
 
+class JobTimingsSerializer(serializers.Serializer):
+    queued_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    queue_wait_ms = serializers.FloatField(allow_null=True)
+    run_ms = serializers.FloatField(allow_null=True)
+
+
 class JobOutputSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(
         view_name="processing:job-detail", lookup_url_kwarg="job_id"
@@ -34,6 +43,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "url", "status", "result", "error", "attempts", "timings", "trace_id"]
         read_only_fields = fields
 
+    @extend_schema_field(JobTimingsSerializer)
     def get_timings(self, job: ProcessingJob) -> dict[str, object]:
         def ms(start, end):
             return round((end - start).total_seconds() * 1000, 3) if start and end else None

@@ -70,6 +70,7 @@ class DownstreamEnrichApi(GenericAPIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list = []
+    throttle_classes: list = []  # an external service's limits are its own
     serializer_class = EnrichInputSerializer
 
     def post(self, request: Request) -> Response:

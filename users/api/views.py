@@ -6,10 +6,12 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from users import selectors, services
 from users.api.serializers import (
@@ -59,3 +61,10 @@ class UserDetailApi(GenericAPIView):
             raise NotFound()  # non-staff callers cannot probe which ids exist
         user = get_object_or_404(User, pk=user_id)
         return Response(UserOutputSerializer(user).data)
+
+
+class TokenLoginApi(ObtainAuthToken):
+    """Exchange email + password for an API token; throttled per client (scope "login")."""
+
+    throttle_classes = [ScopedRateThrottle]  # ObtainAuthToken turns throttling off
+    throttle_scope = "login"
