@@ -219,16 +219,25 @@ class Collector:
     def output(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.log_paths if p.exists())
 
-    def received(self) -> Received:
+    def received(self, *, since_last_start: bool = False) -> Received:
+        """Everything received so far (or only since the latest start)."""
+        if since_last_start:
+            path = self.log_paths[-1]
+            return parse(path.read_text(errors="replace") if path.exists() else "")
         return parse(self.output())
 
     def wait_for(
-        self, what: str, condition: Callable[[Received], bool], timeout: float = 40
+        self,
+        what: str,
+        condition: Callable[[Received], bool],
+        timeout: float = 40,
+        *,
+        since_last_start: bool = False,
     ) -> Received:
         """Poll the printout until `condition` holds; fail with `what` after `timeout`."""
         deadline = time.monotonic() + timeout
         while True:
-            received = self.received()
+            received = self.received(since_last_start=since_last_start)
             if condition(received):
                 return received
             if time.monotonic() > deadline:

@@ -5,29 +5,12 @@ PostgreSQL pass) and calls the downstream service over HTTP, which gunicorn serv
 
 from __future__ import annotations
 
-import secrets
-
 import httpx
-import pytest
 
-from tests.e2e.collector import Collector, otlp_env, running_collector
+from tests.e2e.collector import otlp_env
 from tests.e2e.servers import api_token
+from tests.e2e.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
 from tests.e2e.test_jobs_in_a_real_worker import flaky_downstream, wait_for_job  # noqa: F401
-
-
-@pytest.fixture
-def collector(tmp_path) -> Collector:
-    """A running collector. Request it before `stack`, so that it outlives the service
-    processes and receives what they flush when they stop."""
-    log_dir = tmp_path / "collector"
-    log_dir.mkdir()
-    with running_collector(log_dir) as running:
-        yield running
-
-
-def new_traceparent() -> tuple[str, str, str]:
-    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
-    return trace_id, parent_id, f"00-{trace_id}-{parent_id}-01"
 
 
 def queue_job(base_url: str, stack, traceparent: str, data: str) -> dict:

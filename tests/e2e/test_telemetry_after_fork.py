@@ -1,0 +1,88 @@
+"""Each forked process builds its own telemetry and flushes it when it exits: gunicorn
+workers (post_fork / worker_exit), prefork Celery children (worker_process_init /
+worker_process_shutdown) and management commands (at exit).
+
+The export delays are set to a minute, so nothing leaves a process on the periodic
+schedule within the test: what the collector receives was flushed when the process stopped.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.e2e.collector import otlp_env
+from tests.e2e.servers import manage
+from tests.e2e.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
+from tests.e2e.test_telemetry_one_trace import by_name, queue_job
+
+ONLY_AT_EXIT = {
+    "OTEL_BSP_SCHEDULE_DELAY": "60000",
+    "OTEL_BLRP_SCHEDULE_DELAY": "60000",
+    "OTEL_METRIC_EXPORT_INTERVAL": "60000",
+}
+
+
+def test_gunicorn_workers_and_celery_children_export_their_own_telemetry(collector, stack):
+    stack.env.update(otlp_env(collector, **ONLY_AT_EXIT))
+    base_url = stack.start_web(GUNICORN_WORKERS="2")
+    worker = stack.start_worker(concurrency=2)
+    web_master_pid = stack.processes[0].popen.pid
+    trace_id, _, traceparent = new_traceparent()
+    job = queue_job(base_url, stack, traceparent, "forked processes")
+    assert job["status"] == "succeeded", stack.logs()
+    for _ in range(10):  # some plain requests, spread over the workers by the kernel
+        assert httpx.get(f"{base_url}/", timeout=10).status_code == 200
+    assert collector.received().spans_in(trace_id) == []  # held in the processes until exit
+
+    stack.stop()
+
+    received = collector.wait_for(
+        "the spans flushed by the stopping workers",
+        lambda r: (
+            by_name(r.spans_in(trace_id), "POST /api/jobs")
+            and by_name(r.spans_in(trace_id), "run/processing.complete_job")
+        ),
+    )
+    (server,) = by_name(received.spans_in(trace_id), "POST /api/jobs")
+    (task,) = by_name(received.spans_in(trace_id), "run/processing.process_job")
+    # A gunicorn worker, not the master, recorded the request.
+    assert server["resource"]["process.parent_pid"] == web_master_pid
+    assert server["resource"]["process.pid"] != web_master_pid
+    # A prefork child, not the main worker process, ran the task.
+    assert task["resource"]["process.parent_pid"] == worker.popen.pid
+    assert task["resource"]["process.pid"] != worker.popen.pid
+    # Neither master nor main worker process exports anything of its own.
+    exporting_pids = {s["resource"]["process.pid"] for s in received.spans}
+    assert web_master_pid not in exporting_pids and worker.popen.pid not in exporting_pids
+    # Metrics are flushed at exit too: the job counted in the child that finished it.
+    finished = [
+        m
+        for m in received.metrics
+        if m["name"] == "processing.jobs.finished"
+        and m["resource"]["process.parent_pid"] == worker.popen.pid
+    ]
+    assert finished and finished[0]["points"][0] == {"outcome": "succeeded"}
+
+
+def test_a_management_command_flushes_its_telemetry_at_exit(collector, stack):
+    marker = uuid.uuid4().hex
+    env = {
+        **stack.env,
+        **otlp_env(collector, **ONLY_AT_EXIT),
+        "OTEL_SERVICE_NAME": "obs-migrate",
+        "OTEL_RESOURCE_ATTRIBUTES": f"test.run={marker}",
+    }
+
+    manage(env, "migrate", "--noinput")
+
+    received = collector.wait_for(
+        "the database spans of the migrate command",
+        lambda r: any(s["resource"].get("test.run") == marker for s in r.spans),
+    )
+    spans = [s for s in received.spans if s["resource"].get("test.run") == marker]
+    assert {s["resource"]["service.name"] for s in spans} == {"obs-migrate"}
+    assert any(s["kind"] == "SPAN_KIND_CLIENT" and s["name"].startswith("SELECT") for s in spans)
+    statements = [s["attributes"].get("db.statement", "") for s in spans]
+    assert any("django_migrations" in statement for statement in statements)
