@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, so its capture starts when the route is known (process_view) and wraps the view.
+    "telemetry.profiling_middleware.ProfilingMiddleware",
 ]
 
 ROOT_URLCONF = "observability_site.urls"
@@ -312,3 +314,28 @@ PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
 # Bearer token Alertmanager sends to /api/telemetry/alertmanager/webhook. Unset: the endpoint
 # refuses every call (503) rather than accept alerts from anyone.
 ALERTMANAGER_WEBHOOK_TOKEN = envsecret("ALERTMANAGER_WEBHOOK_TOKEN")
+
+# --- profiling runs and admin-steered state (telemetry.control, telemetry.profiling*).
+# Every process polls a version marker at most once per TELEMETRY_CONTROL_POLL_SECONDS and
+# reloads its in-memory snapshot when it moved: in Redis when one is configured (by default
+# the Celery broker when it is Redis), else in files under DATA_DIR/control (one machine).
+TELEMETRY_CONTROL_ENABLED = envbool("TELEMETRY_CONTROL_ENABLED", True)
+TELEMETRY_CONTROL_POLL_SECONDS = envfloat("TELEMETRY_CONTROL_POLL_SECONDS", 1.0, minimum=0.1)
+TELEMETRY_CONTROL_REDIS_URL = envstr(
+    "TELEMETRY_CONTROL_REDIS_URL",
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+PROFILING_ENABLED = envbool("PROFILING_ENABLED", True)
+# A run's defaults when its form leaves them empty: 1 in N matching requests/tasks per
+# process (bench/profiling_overhead.py measures what that costs), its duration and captures.
+PROFILING_DEFAULT_SAMPLE_EVERY = envint("PROFILING_DEFAULT_SAMPLE_EVERY", 50, minimum=1)
+PROFILING_DEFAULT_MAX_SECONDS = envint("PROFILING_DEFAULT_MAX_SECONDS", 300, minimum=1)
+PROFILING_DEFAULT_MAX_CAPTURES = envint("PROFILING_DEFAULT_MAX_CAPTURES", 200, minimum=1)
+# Upper limits an operator may ask for, and the size bounds of what is stored per process.
+PROFILING_MAX_SECONDS_LIMIT = envint("PROFILING_MAX_SECONDS_LIMIT", 3600, minimum=1)
+PROFILING_MAX_CAPTURES_LIMIT = envint("PROFILING_MAX_CAPTURES_LIMIT", 10000, minimum=1)
+PROFILING_MAX_FUNCTIONS = envint("PROFILING_MAX_FUNCTIONS", 2000, minimum=10)
+PROFILING_MAX_TRACE_IDS = envint("PROFILING_MAX_TRACE_IDS", 100, minimum=0)
+# `manage.py prune_profiling_runs` deletes runs that ended longer ago than this.
+PROFILING_RETENTION_DAYS = envint("PROFILING_RETENTION_DAYS", 30, minimum=0)
+# The trace viewer link of a run's captured trace ids is TRACE_VIEWER_URL (telemetry above).

@@ -16,3 +16,8 @@ class TelemetryConfig(AppConfig):
         # Providers are not built here: ready() also runs in parents that fork afterwards
         # (the Celery main process). It only logs the start-up line deferred by post_fork.
         setup.announce_destination()
+        # Profiling captures tasks through Celery's signals; connected here so the main
+        # worker process connects them before its pool forks (telemetry.profiling_celery).
+        from telemetry import profiling_celery
+
+        profiling_celery.connect_signals()
