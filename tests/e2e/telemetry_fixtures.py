@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from tests.e2e.collector import Collector, running_collector
 
@@ -15,7 +16,9 @@ def collector_fixture(tmp_path) -> Collector:
     processes and receives what they flush when they stop."""
     log_dir = tmp_path / "collector"
     log_dir.mkdir()
-    with running_collector(log_dir) as running:
+    # The test process itself may be instrumented (the in-process telemetry tests set it up
+    # once per run): its httpx client must not replace the traceparent the test sends.
+    with suppress_instrumentation(), running_collector(log_dir) as running:
         yield running
 
 
