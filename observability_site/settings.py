@@ -339,3 +339,8 @@ PROFILING_MAX_TRACE_IDS = envint("PROFILING_MAX_TRACE_IDS", 100, minimum=0)
 # `manage.py prune_profiling_runs` deletes runs that ended longer ago than this.
 PROFILING_RETENTION_DAYS = envint("PROFILING_RETENTION_DAYS", 30, minimum=0)
 # The trace viewer link of a run's captured trace ids is TRACE_VIEWER_URL (telemetry above).
+# The webhook's status enum (firing/resolved) gets its own name in the OpenAPI schema instead
+# of colliding with other "status" fields.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["AlertStatusEnum"] = (
+    "telemetry.models.AlertStatus.choices"
+)

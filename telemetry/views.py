@@ -6,6 +6,8 @@ import hmac
 import logging
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +30,12 @@ class AlertmanagerWebhookApi(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
 
+    @extend_schema(
+        request=alert_intake.NotificationSerializer,
+        responses={200: OpenApiTypes.OBJECT},
+        auth=[],
+        summary="Receive an Alertmanager webhook notification (bearer token)",
+    )
     def post(self, request: Request) -> Response:
         expected = settings.ALERTMANAGER_WEBHOOK_TOKEN
         if not expected:
@@ -66,6 +74,11 @@ class AlertEventListApi(APIView):
 
     permission_classes = [permissions.IsAdminUser]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("alertname", str, required=False)],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="List the latest alert events",
+    )
     def get(self, request: Request) -> Response:
         events = AlertEvent.objects.all()
         if alertname := request.query_params.get("alertname"):
