@@ -86,8 +86,10 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 
+    excluded_urls = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
+    _untrace_probes(excluded_urls)
     DjangoInstrumentor().instrument(
-        excluded_urls=os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS),
+        excluded_urls=excluded_urls,
         request_hook=keep_duration_attributes,
         response_hook=name_server_span_by_route,
     )
@@ -107,6 +109,21 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     otlp_handler = getattr(LoggingInstrumentor, "_logging_handler", None)
     if otlp_handler is not None:
         otlp_handler.addFilter(_not_from_the_sdk)
+
+
+def _untrace_probes(excluded_urls: str) -> None:
+    # Inserted the way DjangoInstrumentor inserts its own middleware: into settings, before
+    # Django builds its handler (post_fork, worker_process_init and manage.py come first).
+    from django.conf import settings
+    from opentelemetry.util.http import parse_excluded_urls
+
+    from telemetry.probes import UntracedProbesMiddleware
+
+    UntracedProbesMiddleware.excluded_urls = parse_excluded_urls(excluded_urls)
+    path = "telemetry.probes.UntracedProbesMiddleware"
+    middleware = list(getattr(settings, "MIDDLEWARE", []))
+    if path not in middleware:
+        settings.MIDDLEWARE = [path, *middleware]
 
 
 def _not_from_the_sdk(record: logging.LogRecord) -> bool:
