@@ -99,10 +99,12 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     HTTPXClientInstrumentor().instrument()
     RedisInstrumentor().instrument()
     CeleryInstrumentor().instrument()
-    # trace_id/span_id on every LogRecord (for the JSON lines on stdout), and the handler
-    # that bridges Python logging to the OTLP log pipeline when logs are exported.
+    # The handler that bridges Python logging to the OTLP log pipeline. Trace context is
+    # not injected into the records: the OTLP record carries it natively, and the JSON
+    # lines on stdout take it from the current span (telemetry.log_format); injected, it
+    # would also travel as four redundant otel* attributes on every OTLP log record.
     LoggingInstrumentor().instrument(
-        inject_trace_context=True,
+        inject_trace_context=False,
         enable_log_auto_instrumentation=bridge_logs,
         log_handler_level=config.log_level,
     )

@@ -1,9 +1,9 @@
 """Log records on stdout as one JSON object per line, carrying the trace they belong to.
 
 The trace_id and span_id are the ones the OTLP log record of the same call carries, so a
-line in `kubectl logs` or a file leads to its trace. They come from the logging
-instrumentation's record factory (otelTraceID/otelSpanID) and, when that is not installed
-(telemetry off), from the current span directly.
+line in `kubectl logs` or a file leads to its trace. They come from the current span when
+the record is formatted (handlers format synchronously, in the caller's context), or from
+otelTraceID/otelSpanID when the logging instrumentation's record factory put them there.
 """
 
 from __future__ import annotations
