@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
@@ -45,6 +45,12 @@ def _quiet_http_client_logs():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Throttle counters live in the shared cache: each test starts with none.
-    cache.clear()
+def _private_cache(settings):
+    # Throttle counters live in the cache: each test gets an empty one of its own, apart
+    # from ./var/cache, which `make run` and other test runs on this machine may share.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"test-{uuid.uuid4().hex}",
+        }
+    }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from rest_framework.pagination import PageNumberPagination
 
 from tests.factories import UserFactory
 from users.models import User
@@ -9,8 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 class TestListUsers:
-    def test_it_lists_users_paginated(self, staff_client, settings):
-        settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "PAGE_SIZE": 2}
+    def test_it_lists_users_paginated(self, staff_client, monkeypatch):
+        # DRF reads PAGE_SIZE once, at import: set it on the paginator class.
+        monkeypatch.setattr(PageNumberPagination, "page_size", 2)
         UserFactory.create_batch(3)
         response = staff_client.get("/api/users")
         assert response.status_code == 200
