@@ -211,13 +211,16 @@ def _log_exporter(signal: SignalConfig):
 def announce_destination() -> None:
     """Log, once per process, where its telemetry goes.
 
-    gunicorn's post_fork runs before Django configures logging; the line then waits for
-    TelemetryConfig.ready() to call this again, so it reaches the configured handlers.
+    gunicorn's post_fork and manage.py run before Django configures logging; the line then
+    waits for TelemetryConfig.ready() to call this again, so it reaches the configured
+    handlers.
     """
+    from django.apps import apps
+
     state = _current
     if state is None or state.announced or state.pid != os.getpid():
         return
-    if not logging.getLogger().handlers:
+    if not apps.apps_ready:  # logging is configured just before the apps are loaded
         return
     state.announced = True
     logger.info(

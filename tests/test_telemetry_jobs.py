@@ -116,3 +116,27 @@ def test_the_job_admin_shows_the_bare_trace_id_without_a_viewer(otel, empty_queu
     page = client.get(f"/admin/processing/processingjob/{job.pk}/change/").content.decode()
 
     assert TRACE_ID in page and "traces.example.com" not in page
+
+
+def test_a_task_that_fails_for_good_counts_as_an_error_and_a_failed_job(otel, settings):
+    from processing import tasks
+    from tests.e2e.servers import free_port
+
+    settings.PROCESSING_DOWNSTREAM_URL = f"http://127.0.0.1:{free_port()}/enrich"
+    settings.PROCESSING_JOB_MAX_RETRIES = 0
+    job = ProcessingJob.objects.create(data="doomed")
+    errors_before = otel.count(
+        "app.errors", **{"error.type": "DownstreamUnavailable", "app.error.source": "celery"}
+    )
+    failed_before = otel.count("processing.jobs.finished", outcome="failed")
+
+    result = tasks.process_job.apply(kwargs={"job_id": str(job.pk)})
+
+    assert result.failed()
+    errors_after = otel.count(
+        "app.errors", **{"error.type": "DownstreamUnavailable", "app.error.source": "celery"}
+    )
+    assert errors_after == errors_before + 1
+    assert otel.count("processing.jobs.finished", outcome="failed") == failed_before + 1
+    (run,) = [s for s in otel.finished_spans() if s.name == "run/processing.process_job"]
+    assert run.status.status_code.name == "ERROR"

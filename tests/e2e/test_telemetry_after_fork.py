@@ -13,7 +13,7 @@ import uuid
 import httpx
 
 from tests.e2e.collector import otlp_env
-from tests.e2e.servers import manage
+from tests.e2e.servers import BIN, free_port, manage, start_process, wait_until_serving
 from tests.e2e.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
 from tests.e2e.test_telemetry_one_trace import by_name, queue_job
 
@@ -35,6 +35,10 @@ def test_gunicorn_workers_and_celery_children_export_their_own_telemetry(collect
     for _ in range(10):  # some plain requests, spread over the workers by the kernel
         assert httpx.get(f"{base_url}/", timeout=10).status_code == 200
     assert collector.received().spans_in(trace_id) == []  # held in the processes until exit
+    # Each worker and each pool child says where its telemetry goes, once.
+    announcement = f"traces: OTLP grpc {collector.grpc_endpoint}"
+    assert stack.processes[0].output().count(announcement) == 2  # two gunicorn workers
+    assert worker.output().count(announcement) == 2  # two pool children
 
     stack.stop()
 
@@ -86,3 +90,27 @@ def test_a_management_command_flushes_its_telemetry_at_exit(collector, stack):
     assert any(s["kind"] == "SPAN_KIND_CLIENT" and s["name"].startswith("SELECT") for s in spans)
     statements = [s["attributes"].get("db.statement", "") for s in spans]
     assert any("django_migrations" in statement for statement in statements)
+
+
+def test_runserver_builds_telemetry_in_the_autoreloader_child_only(collector, stack):
+    port = free_port()
+    env = {**stack.env, **otlp_env(collector)}
+    runserver = start_process(
+        "runserver",
+        [str(BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}"],
+        env,
+        stack.log_dir,
+    )
+    stack.processes.append(runserver)
+    wait_until_serving(f"http://127.0.0.1:{port}/health", runserver)
+    trace_id, _, traceparent = new_traceparent()
+
+    response = httpx.get(f"http://127.0.0.1:{port}/", headers={"traceparent": traceparent})
+
+    assert response.status_code == 200
+    received = collector.wait_for("the runserver span", lambda r: r.spans_in(trace_id))
+    (span,) = received.spans_in(trace_id)
+    assert span["name"] == "GET /"
+    # The autoreloader (the process we started) only watches files; its child serves.
+    assert span["resource"]["process.parent_pid"] == runserver.popen.pid
+    assert runserver.output().count("telemetry for observability-site") == 1
