@@ -81,3 +81,6 @@ class AlertEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+# Profiling runs have an admin of their own module; importing it registers it.
+from telemetry import profiling_admin  # noqa: E402, F401

@@ -227,5 +227,7 @@ def _poll_forever() -> None:
     interval = float(getattr(settings, "TELEMETRY_CONTROL_POLL_SECONDS", 1.0))
     while True:
         started = time.monotonic()
-        poll_once()
+        # Read each time, so a test (or an operator's settings override) can pause it.
+        if getattr(settings, "TELEMETRY_CONTROL_ENABLED", True):
+            poll_once()
         time.sleep(max(0.05, interval - (time.monotonic() - started)))

@@ -104,44 +104,27 @@ def live_runs() -> tuple[ActiveRun, ...]:
 # --- services ---------------------------------------------------------------------------
 
 
-def run_start(
-    *,
-    target: str,
-    route_pattern: str = "",
-    task_pattern: str = "",
-    sample_every: int | None = None,
-    clock: str = ProfilingRun.Clock.WALL,
-    memory: bool = False,
-    max_duration_seconds: int | None = None,
-    max_captures: int | None = None,
-    starts_at: datetime | None = None,
-    name: str = "",
-    created_by: Any = None,
-) -> ProfilingRun:
-    """Create a run (running now, or scheduled for `starts_at`) and tell every process.
+def run_start(*, created_by: Any = None, **fields: Any) -> ProfilingRun:
+    """Create a run from validated fields (telemetry.profiling_forms) and start it."""
+    return run_save_new(ProfilingRun(**fields), created_by=created_by)
 
-    Input is validated by the callers' forms and serializers (telemetry.profiling_forms).
+
+def run_save_new(run: ProfilingRun, *, created_by: Any = None) -> ProfilingRun:
+    """Store a new run, running now or scheduled for its `starts_at`, and tell every process.
+
+    Fields left empty take the PROFILING_DEFAULT_* settings.
     """
     now = timezone.now()
-    scheduled = starts_at is not None and starts_at > now
-    run = ProfilingRun(
-        name=name,
-        target=target,
-        route_pattern=route_pattern,
-        task_pattern=task_pattern,
-        sample_every=sample_every or settings.PROFILING_DEFAULT_SAMPLE_EVERY,
-        clock=clock,
-        memory=memory,
-        max_duration_seconds=max_duration_seconds or settings.PROFILING_DEFAULT_MAX_SECONDS,
-        max_captures=max_captures or settings.PROFILING_DEFAULT_MAX_CAPTURES,
-        starts_at=starts_at,
-        status=ProfilingRun.Status.SCHEDULED if scheduled else ProfilingRun.Status.RUNNING,
-        started_at=None if scheduled else now,
-        created_by=created_by,
-    )
+    scheduled = run.starts_at is not None and run.starts_at > now
+    run.sample_every = run.sample_every or settings.PROFILING_DEFAULT_SAMPLE_EVERY
+    run.max_duration_seconds = run.max_duration_seconds or settings.PROFILING_DEFAULT_MAX_SECONDS
+    run.max_captures = run.max_captures or settings.PROFILING_DEFAULT_MAX_CAPTURES
+    run.status = ProfilingRun.Status.SCHEDULED if scheduled else ProfilingRun.Status.RUNNING
+    run.started_at = None if scheduled else now
+    run.created_by = created_by
     run.save()
     transaction.on_commit(active_runs.notify_changed)
-    logger.info("profiling run started", extra={"profiling_run_id": run.pk, "target": target})
+    logger.info("profiling run started", extra={"profiling_run_id": run.pk, "target": run.target})
     return run
 
 

@@ -1,5 +1,11 @@
 from django.urls import path
 
+from telemetry.profiling_api import (
+    ProfilingRunDetailApi,
+    ProfilingRunDownloadApi,
+    ProfilingRunListApi,
+    ProfilingRunStopApi,
+)
 from telemetry.views import AlertEventListApi, AlertmanagerWebhookApi
 
 app_name = "telemetry"
@@ -11,4 +17,21 @@ urlpatterns = [
         name="alertmanager-webhook",
     ),
     path("alert-events", AlertEventListApi.as_view(), name="alert-events"),
+    # Profiling runs (admin users only): telemetry.profiling_api.
+    path("profiling-runs", ProfilingRunListApi.as_view(), name="profiling-run-list"),
+    path(
+        "profiling-runs/<int:run_id>",
+        ProfilingRunDetailApi.as_view(),
+        name="profiling-run-detail",
+    ),
+    path(
+        "profiling-runs/<int:run_id>/stop",
+        ProfilingRunStopApi.as_view(),
+        name="profiling-run-stop",
+    ),
+    path(
+        "profiling-runs/<int:run_id>/<str:kind>",
+        ProfilingRunDownloadApi.as_view(),
+        name="profiling-run-download",
+    ),
 ]
