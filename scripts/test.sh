@@ -36,6 +36,18 @@ if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
     done
 fi
 
+# --- Profiling tests: a real headless browser for the run's admin page (Debian's chromium
+# and chromium-driver, driven by Selenium at /usr/bin/chromedriver) and wrk, the load
+# generator of bench/profiling_overhead.py. Installed only when missing, like the above.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+    || ! command -v wrk >/dev/null; then
+    echo "== installing chromium, chromium-driver and wrk"
+    export DEBIAN_FRONTEND=noninteractive
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk
+fi
+
 "$BIN/ruff" check .
 
 # A data dir of the run's own (SQLite files, filesystem broker), apart from `make run`'s ./var.

@@ -115,7 +115,7 @@ def render_svg(table: ProfileTable, *, title: str) -> str:
             else label
         )
         parts.append(
-            f'<g class="frame" data-function="{escape(box.key[2], {chr(34): "&quot;"})}">'
+            f'<g class="frame" data-function="{escape(label, {chr(34): "&quot;"})}">'
             f"<title>{escape(tooltip)}</title>"
             f'<rect x="{x:.2f}" y="{y}" width="{max(width - 0.5, 0.5):.2f}" '
             f'height="{ROW_HEIGHT - 1}" fill="{_colour(box.key)}" rx="1"/>'
