@@ -8,6 +8,8 @@ main process, which then builds them in worker_init.
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 from celery.signals import (
@@ -56,6 +58,18 @@ def _on_worker_process_init(**kwargs: Any) -> None:
     from telemetry.setup import configure_telemetry
 
     configure_telemetry("celery worker child")
+    # A child dies on SIGTERM (Celery resets it to the default), and a supervisor that
+    # signals the whole process group sends it one. Flush first, then die as before.
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _flush_then_die)
+
+
+def _flush_then_die(signum: int, frame: Any) -> None:
+    from telemetry.setup import shutdown_telemetry
+
+    shutdown_telemetry()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _on_worker_process_shutdown(**kwargs: Any) -> None:

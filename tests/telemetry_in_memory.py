@@ -49,21 +49,32 @@ class InMemoryTelemetry:
 _memory: InMemoryTelemetry | None = None
 
 
-@pytest.fixture(name="otel")
-def otel_fixture() -> InMemoryTelemetry:
-    """The process's telemetry, exporting to memory; import this to use fixture `otel`."""
+@pytest.fixture(name="otel_session", scope="session")
+def otel_session_fixture() -> InMemoryTelemetry:
+    """Set up once, at session scope: before any per-test settings override (tests/conftest.py
+    overrides CACHES for every test), whose revert would also drop the middleware the
+    instrumentation adds to settings.MIDDLEWARE. Each module that imports this fixture gets
+    its own definition of it, so the set-up itself is memoized here."""
     global _memory
     if _memory is None:
         memory = InMemoryTelemetry(
             InMemorySpanExporter(), InMemoryMetricReader(), InMemoryLogRecordExporter()
         )
-        configure_telemetry(
+        built = configure_telemetry(
             "pytest",
             extra_span_processors=[SimpleSpanProcessor(memory.spans)],
             extra_metric_readers=[memory.metrics],
             extra_log_processors=[SimpleLogRecordProcessor(memory.logs)],
         )
+        assert built, "telemetry was configured in the test process before these tests"
         _memory = memory
-    _memory.spans.clear()
-    _memory.logs.clear()
     return _memory
+
+
+@pytest.fixture(name="otel")
+def otel_fixture(otel_session: InMemoryTelemetry) -> InMemoryTelemetry:
+    """The process's telemetry, exporting to memory, with empty span and log exporters.
+    Import otel_fixture and otel_session_fixture to use fixture `otel`."""
+    otel_session.spans.clear()
+    otel_session.logs.clear()
+    return otel_session

@@ -14,7 +14,7 @@ from opentelemetry.trace import SpanKind
 from processing import services
 from processing.models import ProcessingJob
 from tests.factories import UserFactory
-from tests.telemetry_in_memory import otel_fixture  # noqa: F401 (fixture `otel`)
+from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -42,15 +42,20 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self, timeout: float = 15) -> None:
-        if self.popen.poll() is not None:
-            return
-        # SIGTERM: gunicorn and Celery both shut down gracefully (and flush) on it.
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
+        if self.popen.poll() is None:
+            # SIGTERM to the main process only, as a supervisor should (systemd's
+            # KillMode=mixed): gunicorn's master and Celery's main process then stop their
+            # workers gracefully, and the workers flush their telemetry on the way out.
+            # Signalling the whole group would kill Celery's pool children mid-flight.
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        # Whatever the main process left behind in its group goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(5)
 
 
 def start_process(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> ServiceProcess:
