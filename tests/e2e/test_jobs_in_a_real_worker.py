@@ -3,14 +3,12 @@ filesystem broker in the SQLite pass, Redis in the PostgreSQL pass)."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
+from tests.e2e.downstreams import scripted_downstream
 from tests.e2e.servers import api_token, free_port
 
 TERMINAL = {"succeeded", "failed"}
@@ -75,45 +73,16 @@ def test_a_job_whose_downstream_is_down_is_retried_then_fails(stack):
     assert job["timings"]["finished_at"] is not None
 
 
-class FlakyDownstream(BaseHTTPRequestHandler):
-    """Answers 503 to the first `failures` calls, then a valid enrichment."""
-
-    failures = 2
-    calls = 0
-
-    def do_POST(self):
-        type(self).calls += 1
-        self.rfile.read(int(self.headers["Content-Length"]))
-        if type(self).calls <= self.failures:
-            self.send_response(503)
-            self.end_headers()
-            return
-        body = json.dumps({"size_class": "short", "source": "flaky"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def flaky_downstream():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyDownstream)
-    FlakyDownstream.calls = 0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/enrich"
-    server.shutdown()
-    server.server_close()
+    with scripted_downstream(failures=2) as downstream:
+        yield downstream
 
 
 def test_a_job_whose_downstream_recovers_succeeds_after_retries(stack, flaky_downstream):
     base_url = stack.start_web()
     stack.start_worker(
-        PROCESSING_DOWNSTREAM_URL=flaky_downstream,
+        PROCESSING_DOWNSTREAM_URL=flaky_downstream.url,
         PROCESSING_JOB_MAX_RETRIES="3",
         PROCESSING_JOB_RETRY_BACKOFF="0.2",
     )
@@ -124,5 +93,5 @@ def test_a_job_whose_downstream_recovers_succeeds_after_retries(stack, flaky_dow
 
     assert job["status"] == "succeeded", stack.logs()
     assert job["attempts"] == 3
-    assert job["result"]["result"]["enrichment"]["source"] == "flaky"
-    assert FlakyDownstream.calls == 3
+    assert job["result"]["result"]["enrichment"]["source"] == "scripted"
+    assert flaky_downstream.calls == 3
