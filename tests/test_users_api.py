@@ -129,3 +129,17 @@ class TestGetUser:
         response = staff_client.get("/api/users/999999")
         assert response.status_code == 404
         assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+def test_creating_a_user_refuses_privilege_fields(staff_client):
+    response = staff_client.post(
+        "/api/users",
+        {"email": "sneaky@example.com", "name": "Sneaky", "is_staff": True, "is_superuser": True},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "is_staff": ["Unknown field."],
+        "is_superuser": ["Unknown field."],
+    }
+    assert not User.objects.filter(email="sneaky@example.com").exists()

@@ -19,6 +19,14 @@ class UserCreateInputSerializer(serializers.Serializer):
         required=False, write_only=True, min_length=8, max_length=128, trim_whitespace=False
     )
 
+    def validate(self, attrs: dict) -> dict:
+        # Refuse what we do not take (is_staff, is_superuser ...): silently dropping it would
+        # let a caller believe an account got privileges it did not.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return attrs
+
     def validate_email(self, value: str) -> str:
         # Checked here too (the service re-checks under the transaction), so a duplicate
         # shows as a field error next to the other field errors of the same request.
