@@ -90,11 +90,6 @@ def record(result: CaptureResult) -> None:
             if not any(run.id == result.run_id for run in profiling.active_runs.snapshot()):
                 return  # the run ended and was reported while this capture ran: too late
             aggregate = _aggregates[result.run_id] = ProcessAggregate()
-        aggregate.table.merge(result.table)
-        # Bounded in memory too, with headroom so that merging many captures stays exact
-        # for every function that can make the stored top.
-        if len(aggregate.table.functions) > 4 * int(settings.PROFILING_MAX_FUNCTIONS):
-            aggregate.table = aggregate.table.bounded(2 * int(settings.PROFILING_MAX_FUNCTIONS))
         for site, size, count in result.memory_sites:
             aggregate.memory[site] += size
             aggregate.memory_counts[site] += count
@@ -102,6 +97,25 @@ def record(result: CaptureResult) -> None:
         if result.trace_id and len(aggregate.trace_ids) < max_trace_ids:
             if result.trace_id not in aggregate.trace_ids:
                 aggregate.trace_ids.append(result.trace_id)
+        aggregate.dirty = True
+
+
+def _merge_harvest() -> None:
+    """Move the captures' statistics waiting in yappi into their run's aggregate."""
+    harvested = profiling_capture.harvest()
+    if harvested is None:
+        return
+    run_id, table = harvested
+    with _aggregates_lock:
+        aggregate = _aggregates.get(run_id)
+        if aggregate is None:
+            return  # the run ended and was reported before these came in: dropped
+        aggregate.table.merge(table)
+        # Bounded in memory too, with headroom so that merging many harvests stays exact
+        # for every function that can make the stored top.
+        limit = int(settings.PROFILING_MAX_FUNCTIONS)
+        if len(aggregate.table.functions) > 4 * limit:
+            aggregate.table = aggregate.table.bounded(2 * limit)
         aggregate.dirty = True
 
 
@@ -116,6 +130,7 @@ def tick() -> None:
             if run.is_live(now) and run.id not in _aggregates:
                 _aggregates[run.id] = ProcessAggregate()  # joined: reported at once
     _whole_process_step(runs, now)
+    _merge_harvest()
     _report()
     if runs:
         profiling.runs_advance()
@@ -152,7 +167,8 @@ def _report() -> None:
     with _aggregates_lock:
         ended = [r for r, agg in _aggregates.items() if r not in active_ids and not agg.dirty]
         for run_id in ended:
-            if _process_capture is None or _process_capture.run_id != run_id:
+            waiting = profiling_capture.pending_run_id() == run_id
+            if not waiting and (_process_capture is None or _process_capture.run_id != run_id):
                 del _aggregates[run_id]
                 _sample_counters.pop(run_id, None)
 

@@ -28,6 +28,10 @@ _TRACEMALLOC_FRAMES = 1
 
 _session_lock = threading.Lock()
 _logged_errors: set[str] = set()
+# The run whose captures sit in yappi's counters, not yet harvested. yappi adds up the
+# captures of a run across start/stop; collecting its statistics is the expensive part
+# (milliseconds), so the agent harvests about once a second instead of after every capture.
+_pending_run_id: int | None = None
 
 
 @dataclass
@@ -42,10 +46,10 @@ class Capture:
 
 @dataclass
 class CaptureResult:
-    """What one capture produced; `trace_id` is 32 hex digits or ""."""
+    """What one capture produced; `trace_id` is 32 hex digits or "". Its function table
+    comes later, from harvest(), together with the other captures of the same second."""
 
     run_id: int
-    table: ProfileTable
     memory_sites: list[tuple[str, int, int]]  # (file:line, bytes, allocations)
     trace_id: str
 
@@ -58,60 +62,102 @@ def _log_once(kind: str, message: str) -> None:
     logger.warning(message, exc_info=True)
 
 
+def pending_run_id() -> int | None:
+    """The run whose captures wait in yappi for harvest(), if any."""
+    return _pending_run_id
+
+
 def busy() -> bool:
     """True while this process runs a session."""
     return _session_lock.locked()
 
 
 def begin(*, run_id: int, clock: str, memory: bool, whole_process: bool = False) -> Capture | None:
-    """Start profiling; None when the profiler is busy or fails (then nothing is captured)."""
+    """Start profiling; None when the profiler is busy or fails (then nothing is captured).
+
+    Also None while another run's captures wait to be harvested (within a second): the
+    counters of two runs must not mix.
+    """
     if not _session_lock.acquire(blocking=False):
         return None
     try:
         import yappi
 
-        if yappi.is_running():  # someone else's profiler in this process: leave it alone
+        if yappi.is_running() or _pending_run_id not in (None, run_id):
+            # Someone else's profiler, or another run's unharvested counters: leave them be.
             _session_lock.release()
             return None
-        yappi.clear_stats()
-        yappi.set_clock_type(clock)
+        if _pending_run_id is None:
+            yappi.clear_stats()
+            yappi.set_clock_type(clock)
         if memory:
             tracemalloc.start(_TRACEMALLOC_FRAMES)
         yappi.start(builtins=False, profile_threads=whole_process)
         return Capture(run_id=run_id, memory=memory, whole_process=whole_process)
     except Exception:
         _log_once("begin", "profiling: could not start a capture; the work goes on unprofiled")
-        _abandon(memory)
+        _reset()
+        _session_lock.release()
         return None
 
 
 def end(capture: Capture) -> CaptureResult | None:
-    """Stop the session and collect its table (and allocation sites); None on failure.
+    """Stop the session; None on failure. Its counters wait in yappi for harvest().
 
     The current span, if it records, gets `profiling.run_id`, and its trace id is kept.
     """
+    global _pending_run_id
     try:
         import yappi
 
         yappi.stop()
+        _pending_run_id = capture.run_id
         memory_sites = _memory_sites() if capture.memory else []
-        table = ProfileTable.from_yappi(yappi.get_func_stats())
-        yappi.clear_stats()
         return CaptureResult(
             run_id=capture.run_id,
-            table=table,
             memory_sites=memory_sites,
             trace_id=_tag_current_span(capture.run_id),
         )
     except Exception:
-        _log_once("end", "profiling: could not collect a capture; it is dropped")
+        _log_once("end", "profiling: could not finish a capture; the run's pending data is lost")
+        _reset()
         return None
     finally:
-        _abandon(capture.memory)
+        if capture.memory and tracemalloc.is_tracing():
+            tracemalloc.stop()
+        _session_lock.release()
 
 
-def _abandon(memory: bool) -> None:
-    """Leave the profiler stopped and the lock free, whatever state a failure left."""
+def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
+    """Collect the pending captures' statistics: (run id, table), or None if there are none.
+
+    Waits for a capture in progress to end (at most `timeout` seconds) rather than stop it.
+    """
+    global _pending_run_id
+    if _pending_run_id is None or not _session_lock.acquire(timeout=timeout):
+        return None
+    try:
+        import yappi
+
+        run_id = _pending_run_id
+        if run_id is None:
+            return None
+        table = ProfileTable.from_yappi(yappi.get_func_stats())
+        yappi.clear_stats()
+        _pending_run_id = None
+        return run_id, table
+    except Exception:
+        _log_once("harvest", "profiling: could not collect statistics; they are dropped")
+        _reset()
+        return None
+    finally:
+        _session_lock.release()
+
+
+def _reset() -> None:
+    """Leave yappi stopped and empty, whatever state a failure left (lock held by caller)."""
+    global _pending_run_id
+    _pending_run_id = None
     try:
         import yappi
 
@@ -120,10 +166,8 @@ def _abandon(memory: bool) -> None:
         yappi.clear_stats()
     except Exception:
         _log_once("reset", "profiling: could not reset yappi")
-    if memory and tracemalloc.is_tracing():
+    if tracemalloc.is_tracing():
         tracemalloc.stop()
-    if _session_lock.locked():
-        _session_lock.release()
 
 
 def _memory_sites() -> list[tuple[str, int, int]]:

@@ -1,0 +1,207 @@
+"""What a profiling run costs the service: throughput of a real gunicorn worker with no run
+active, with a run at its default sampling, and with every request captured (wall and cpu
+clocks), printed as ratios to "no run".
+
+    .venv/bin/python bench/profiling_overhead.py [--rounds 3] [--seconds 5] [--strict]
+
+The load comes from another process: `wrk` (Debian package; scripts/test.sh installs it)
+or, without it, a Python load generator in a child process. Modes alternate within every
+round (in a rotated order), and each ratio is taken against the "no run" measurement of the
+same round, so that drift on a shared machine cancels out as far as it can. The spread
+(min-max of the per-round ratios) is printed next to the median.
+
+Runs are started and stopped with the management commands, and reach the worker through the
+same change propagation as the admin's (telemetry.control). With --strict the exit status
+is 1 when default sampling costs more than 10% of throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.servers import Stack, manage, prepared_stack  # noqa: E402
+
+PATH = "/api/downstream/enrich"
+BODY = {"words": 120, "sha256": "ab" * 32}
+MODES = {
+    # name: start_profiling arguments (None: no run)
+    "no run": None,
+    # An active run that matches nothing: the cost of the poller and the hot-path check.
+    "run, no match": ["--target", "requests", "--route", "^/nothing-matches-this$"],
+    "default sampling": ["--target", "requests"],
+    "every request, wall": ["--target", "requests", "--every", "1", "--clock", "wall"],
+    "every request, cpu": ["--target", "requests", "--every", "1", "--clock", "cpu"],
+}
+PICKUP_SECONDS = 2.5  # each process polls the run marker about once a second
+BUDGET = 0.10
+
+
+def measure_wrk(url: str, seconds: float, connections: int, script: Path) -> float:
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
+    found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+    if non_2xx:
+        raise RuntimeError(f"the service answered errors under load:\n{done.stdout}")
+    return float(found.group(1))
+
+
+def _python_load(url: str, seconds: float, connections: int, result) -> None:
+    import threading
+
+    import httpx
+
+    count = 0
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def worker() -> None:
+        nonlocal count
+        with httpx.Client(timeout=10) as client:
+            while time.monotonic() < deadline:
+                response = client.post(url, json=BODY)
+                response.raise_for_status()
+                with lock:
+                    count += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.value = count / (time.monotonic() - started)
+
+
+def measure_python(url: str, seconds: float, connections: int) -> float:
+    result = multiprocessing.Value("d", 0.0)
+    process = multiprocessing.Process(target=_python_load, args=(url, seconds, connections, result))
+    process.start()
+    process.join(seconds + 60)
+    return result.value
+
+
+def captures_of_active_runs(stack: Stack) -> int:
+    out = manage(
+        stack.env,
+        "shell",
+        "-c",
+        "from telemetry.models import ProfilingRun as R;"
+        "print(sum(R.objects.filter(status='running').values_list('captures', flat=True)))",
+    )
+    return int(out.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--strict", action="store_true", help="exit 1 over the 10%% budget")
+    args = parser.parse_args()
+
+    with (
+        tempfile.TemporaryDirectory(prefix="profiling-bench-") as tmp,
+        prepared_stack(Path(tmp)) as stack,
+    ):
+        base_url = stack.start_web(
+            GUNICORN_WORKERS="1",
+            GUNICORN_THREADS="4",
+            GUNICORN_ACCESS_LOG="false",
+            LOG_LEVEL="WARNING",
+        )
+        url = f"{base_url}{PATH}"
+        script = Path(tmp) / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            f"wrk.body = '{json.dumps(BODY)}'\n"
+            'wrk.headers["Content-Type"] = "application/json"\n'
+        )
+        use_wrk = shutil.which("wrk") is not None
+
+        def measure(seconds: float) -> float:
+            if use_wrk:
+                return measure_wrk(url, seconds, args.connections, script)
+            return measure_python(url, seconds, args.connections)
+
+        load = "wrk" if use_wrk else "python load generator (child process)"
+        print(f"load: {load}, {args.connections} connections, {args.seconds:.0f}s per mode")
+        print("service: 1 gunicorn gthread worker x 4 threads, POST", PATH)
+        measure(2.0)  # warm-up: imports, connections, first-request caches
+
+        names = list(MODES)
+        throughput: dict[str, list[float]] = {name: [] for name in names}
+        captures: dict[str, list[int]] = {name: [] for name in names}
+        for round_index in range(args.rounds):
+            order = names[round_index % len(names) :] + names[: round_index % len(names)]
+            for name in order:
+                extra = MODES[name]
+                if extra is not None:
+                    manage(stack.env, "start_profiling", *extra, "--duration", "3600",
+                           "--max-captures", "10000")  # fmt: skip
+                time.sleep(PICKUP_SECONDS)
+                throughput[name].append(measure(args.seconds))
+                if extra is not None:
+                    time.sleep(1.5)  # the last captures are reported about once a second
+                    captures[name].append(captures_of_active_runs(stack))
+                    manage(stack.env, "stop_profiling", "--all")
+                print(f"  round {round_index + 1}: {name:<22} {throughput[name][-1]:8.1f} req/s")
+
+    print()
+    print(f"{'mode':<22} {'req/s (median)':>15} {'ratio to no run':>16} {'spread':>17} captures")
+    baseline = throughput["no run"]
+    verdict = 0
+    for name in names:
+        ratios = [value / base for value, base in zip(throughput[name], baseline, strict=True)]
+        median = statistics.median(ratios)
+        spread = f"{min(ratios):.3f}-{max(ratios):.3f}"
+        counted = ",".join(map(str, captures[name])) or "-"
+        print(
+            f"{name:<22} {statistics.median(throughput[name]):15.1f} {median:16.3f} "
+            f"{spread:>17} {counted}"
+        )
+        if name == "default sampling":
+            cost = 1 - median
+            ok = cost <= BUDGET
+            verdict = 0 if ok else 1
+            default_line = (
+                f"default sampling costs {cost:.1%} of throughput "
+                f"(budget {BUDGET:.0%}): {'OK' if ok else 'OVER BUDGET'}"
+            )
+    print()
+    print(default_line)
+    return verdict if args.strict else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
