@@ -126,6 +126,12 @@ class Channel(Generic[T]):
             logger.warning("control store unreachable, change not announced: %r", exc)
         self.reload()
 
+    def reset(self, empty: T) -> None:
+        """Forget the snapshot and its version (tests); the next poll loads it again."""
+        self._snapshot = empty
+        self._version = None
+        self._loaded = False
+
     def reload(self) -> None:
         """Rebuild the snapshot from the database now (used by tests and by writers)."""
         self._snapshot = self._load()
@@ -204,23 +210,35 @@ def poll_once() -> None:
     connections.close_all()
 
 
-_store_down = False
+_failing: set[str] = set()  # channels whose last refresh failed (logged once)
 
 
 def _refresh_channels() -> None:
-    global _store_down
+    """Refresh each channel on its own: a store or database that cannot be read keeps that
+    channel's last snapshot, logged once until it recovers."""
     try:
         store = _store()
-        for channel in list(_channels.values()):
-            channel.refresh_if_changed(store)
     except Exception as exc:
-        if not _store_down:
-            logger.warning("telemetry control: cannot refresh (%r); keeping the last state", exc)
-        _store_down = True
+        for channel in list(_channels.values()):
+            _note_failure(channel.name, exc)
         return
-    if _store_down:
-        logger.info("telemetry control: store reachable again")
-    _store_down = False
+    for channel in list(_channels.values()):
+        try:
+            channel.refresh_if_changed(store)
+        except Exception as exc:
+            _note_failure(channel.name, exc)
+            continue
+        if channel.name in _failing:
+            _failing.discard(channel.name)
+            logger.info("telemetry control: %s reachable again", channel.name)
+
+
+def _note_failure(name: str, exc: Exception) -> None:
+    if name not in _failing:
+        _failing.add(name)
+        logger.warning(
+            "telemetry control: cannot refresh %s (%r); keeping the last state", name, exc
+        )
 
 
 def _poll_forever() -> None:
