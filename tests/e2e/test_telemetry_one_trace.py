@@ -8,9 +8,10 @@ from __future__ import annotations
 import httpx
 
 from tests.e2e.collector import otlp_env
+from tests.e2e.downstreams import scripted_downstream
 from tests.e2e.servers import api_token
 from tests.e2e.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
-from tests.e2e.test_jobs_in_a_real_worker import flaky_downstream, wait_for_job  # noqa: F401
+from tests.e2e.test_jobs_in_a_real_worker import wait_for_job
 
 
 def queue_job(base_url: str, stack, traceparent: str, data: str) -> dict:
@@ -119,17 +120,17 @@ def test_one_trace_spans_the_request_the_worker_and_the_downstream_call(collecto
     assert f'"trace_id": "{trace_id}", "span_id": "{task["span_id"]}"' in stack.logs()
 
 
-def test_a_retried_task_stays_in_the_trace_of_its_job(collector, stack, flaky_downstream):  # noqa: F811
+def test_a_retried_task_stays_in_the_trace_of_its_job(collector, stack):
     stack.env.update(otlp_env(collector))
     base_url = stack.start_web()
-    stack.start_worker(
-        PROCESSING_DOWNSTREAM_URL=flaky_downstream,
-        PROCESSING_JOB_MAX_RETRIES="3",
-        PROCESSING_JOB_RETRY_BACKOFF="0.2",
-    )
     trace_id, _, traceparent = new_traceparent()
-
-    job = queue_job(base_url, stack, traceparent, "worth retrying")
+    with scripted_downstream(failures=2) as flaky:
+        stack.start_worker(
+            PROCESSING_DOWNSTREAM_URL=flaky.url,
+            PROCESSING_JOB_MAX_RETRIES="3",
+            PROCESSING_JOB_RETRY_BACKOFF="0.2",
+        )
+        job = queue_job(base_url, stack, traceparent, "worth retrying")
 
     assert job["status"] == "succeeded" and job["attempts"] == 3, stack.logs()
     received = collector.wait_for(
