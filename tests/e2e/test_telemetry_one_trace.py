@@ -82,9 +82,18 @@ def test_one_trace_spans_the_request_the_worker_and_the_downstream_call(collecto
         assert resource["service.instance.id"]
     assert server["resource"]["service.instance.id"] != task["resource"]["service.instance.id"]
 
-    # Metrics from both processes arrive, with exemplars that point into this trace.
+    # Metrics from both processes arrive, with exemplars that point into this trace, and the
+    # request durations are recorded by route template (from whichever gunicorn worker).
+    def routes(received) -> set[str]:
+        return {
+            point.get("http.route")
+            for metric in received.metrics
+            if metric["name"] == "http.server.request.duration"
+            for point in metric["points"]
+        }
+
     received = collector.wait_for(
-        "metrics with exemplars in the trace",
+        "metrics with exemplars in the trace, and the durations of the three routes",
         lambda r: (
             {
                 "http.server.request.duration",
@@ -93,16 +102,10 @@ def test_one_trace_spans_the_request_the_worker_and_the_downstream_call(collecto
                 "processing.job.duration",
             }
             <= r.metrics_with_exemplar_in(trace_id)
+            and {"/api/jobs", "/api/jobs/{job_id}", "/api/downstream/enrich"} <= routes(r)
         ),
     )
     assert {"http.server.active_requests", "processing.job.queue_wait"} <= received.metric_names()
-    routes = {
-        point.get("http.route")
-        for metric in received.metrics
-        if metric["name"] == "http.server.request.duration"
-        for point in metric["points"]
-    }
-    assert {"/api/jobs", "/api/jobs/{job_id}", "/api/downstream/enrich"} <= routes
 
     # Log records from the web worker and from inside the task carry the trace.
     received = collector.wait_for(
@@ -117,7 +120,7 @@ def test_one_trace_spans_the_request_the_worker_and_the_downstream_call(collecto
     assert logs["processing data"]["span_id"] == task["span_id"]
     assert logs["job succeeded"]["resource"]["process.parent_pid"] == worker_pid
     # ... and the same ids are on the JSON lines on stdout.
-    assert f'"trace_id": "{trace_id}", "span_id": "{task["span_id"]}"' in stack.logs()
+    assert f'"trace_id": "{trace_id}", "span_id": "{task["span_id"]}"' in worker.output()
 
 
 def test_a_retried_task_stays_in_the_trace_of_its_job(collector, stack):
