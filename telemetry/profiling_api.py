@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -80,11 +82,22 @@ class ProfilingRunListApi(APIView):
 
     permission_classes = [permissions.IsAdminUser]
 
+    @extend_schema(
+        operation_id="profiling_runs_list",
+        responses={200: OpenApiTypes.OBJECT},
+        summary="List the latest profiling runs",
+    )
     def get(self, request: Request) -> Response:
         profiling.runs_advance()
         runs = ProfilingRun.objects.order_by("-created_at")[:100]
         return Response({"results": [run_summary(run, request) for run in runs]})
 
+    @extend_schema(
+        operation_id="profiling_runs_start",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT},
+        summary="Start a profiling run (fields as in README-profiling.md)",
+    )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
@@ -101,6 +114,11 @@ class ProfilingRunDetailApi(APIView):
 
     permission_classes = [permissions.IsAdminUser]
 
+    @extend_schema(
+        operation_id="profiling_runs_retrieve",
+        responses={200: OpenApiTypes.OBJECT},
+        summary="A profiling run with its results",
+    )
     def get(self, request: Request, run_id: int) -> Response:
         profiling.runs_advance()
         run = get_object_or_404(ProfilingRun, pk=run_id)
@@ -112,6 +130,12 @@ class ProfilingRunStopApi(APIView):
 
     permission_classes = [permissions.IsAdminUser]
 
+    @extend_schema(
+        operation_id="profiling_runs_stop",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Stop (cancel) a profiling run",
+    )
     def post(self, request: Request, run_id: int) -> Response:
         run = get_object_or_404(ProfilingRun, pk=run_id)
         if not profiling.run_stop(run_id=run.pk):
@@ -128,6 +152,11 @@ class ProfilingRunDownloadApi(APIView):
 
     permission_classes = [permissions.IsAdminUser]
 
+    @extend_schema(
+        operation_id="profiling_runs_download",
+        responses={200: OpenApiTypes.BINARY},
+        summary="Download a run's table as pstat or callgrind (kind)",
+    )
     def get(self, request: Request, run_id: int, kind: str):
         if kind not in ("pstat", "callgrind"):
             raise NotFound("Downloads are pstat and callgrind.")
