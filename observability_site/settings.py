@@ -334,6 +334,7 @@ PROFILING_DEFAULT_MAX_CAPTURES = envint("PROFILING_DEFAULT_MAX_CAPTURES", 200, m
 # Upper limits an operator may ask for, and the size bounds of what is stored per process.
 PROFILING_MAX_SECONDS_LIMIT = envint("PROFILING_MAX_SECONDS_LIMIT", 3600, minimum=1)
 PROFILING_MAX_CAPTURES_LIMIT = envint("PROFILING_MAX_CAPTURES_LIMIT", 10000, minimum=1)
+PROFILING_MAX_ACTIVE_RUNS = envint("PROFILING_MAX_ACTIVE_RUNS", 5, minimum=1)
 PROFILING_MAX_FUNCTIONS = envint("PROFILING_MAX_FUNCTIONS", 2000, minimum=10)
 PROFILING_MAX_TRACE_IDS = envint("PROFILING_MAX_TRACE_IDS", 100, minimum=0)
 # `manage.py prune_profiling_runs` deletes runs that ended longer ago than this.

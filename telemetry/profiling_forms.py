@@ -86,10 +86,41 @@ class ProfilingRunStartForm(forms.ModelForm):
     def clean_clock(self) -> str:
         return self.cleaned_data.get("clock") or ProfilingRun.Clock.WALL
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Every process checks every active run on each request and reports on each: a few
+        # at a time is what the hot path and the agent are sized for.
+        limit = settings.PROFILING_MAX_ACTIVE_RUNS
+        if ProfilingRun.objects.filter(status__in=ProfilingRun.ACTIVE).count() >= limit:
+            raise forms.ValidationError(
+                f"{limit} runs are already scheduled or running; stop one first."
+            )
+        return cleaned
+
 
 def validated_start_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """(fields for telemetry.profiling.run_start, {}) or ({}, field errors)."""
-    form = ProfilingRunStartForm(data=data)
+    # JSON may carry objects or lists where the form expects one value; some form fields
+    # would not survive them (a 500), so they are field errors here.
+    nested = {
+        name: ["Expected a single value."]
+        for name in START_FIELDS
+        if isinstance(data.get(name), dict | list)
+    }
+    if nested:
+        return {}, nested
+    # Numbers and booleans from JSON go to the form as the text a browser would send: some
+    # form fields only parse text (a number for a date would be a 500, not an error).
+    form_data = {name: _as_form_value(name, data.get(name)) for name in START_FIELDS}
+    form = ProfilingRunStartForm(data=form_data)
     if not form.is_valid():
         return {}, {field: list(errors) for field, errors in form.errors.items()}
     return {name: form.cleaned_data.get(name) for name in START_FIELDS}, {}
+
+
+def _as_form_value(name: str, value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if name == "memory" and isinstance(value, bool):
+        return value
+    return str(value).lower() if isinstance(value, bool) else str(value)

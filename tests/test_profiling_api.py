@@ -46,6 +46,13 @@ def test_it_starts_a_run(staff_client, staff):
         ({"target": "requests", "max_captures": 0}, "max_captures"),
         ({"target": "requests", "sample_every": "many"}, "sample_every"),
         ({"target": "requests", "starts_at": "tomorrow"}, "starts_at"),
+        ({"target": "requests", "starts_at": {"a": 1}}, "starts_at"),
+        ({"target": ["requests"]}, "target"),
+        ({"target": "requests", "starts_at": 1234567}, "starts_at"),
+        ({"target": "requests", "sample_every": True}, "sample_every"),
+        ({"target": 7}, "target"),
+        ({"target": "requests", "memory": "perhaps", "sample_every": 2.5}, "sample_every"),
+        ({"target": "requests", "route_pattern": "x" * 301}, "route_pattern"),
     ],
 )
 def test_it_rejects_bad_input_with_field_errors(staff_client, payload, field):
@@ -91,3 +98,13 @@ def test_it_stops_a_run_once(staff_client):
     again = staff_client.post(f"{RUNS}/{run.pk}/stop")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "already_ended"
+
+
+def test_it_refuses_more_active_runs_than_the_limit(staff_client, settings):
+    settings.PROFILING_MAX_ACTIVE_RUNS = 2
+    start_run()
+    start_run()
+    response = staff_client.post(RUNS, {"target": "requests"}, format="json")
+    assert response.status_code == 400
+    assert "already scheduled or running" in str(response.json()["error"]["fields"])
+    assert ProfilingRun.objects.count() == 2
