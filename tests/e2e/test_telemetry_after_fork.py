@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from tests.e2e.collector import otlp_env
 from tests.e2e.servers import BIN, free_port, manage, start_process, wait_until_serving
@@ -70,11 +71,15 @@ def test_gunicorn_workers_and_celery_children_export_their_own_telemetry(collect
     assert finished and finished[0]["points"][0] == {"outcome": "succeeded"}
 
 
-def test_a_management_command_flushes_its_telemetry_at_exit(collector, stack):
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_a_management_command_flushes_its_telemetry_at_exit(collector, stack, protocol):
     marker = uuid.uuid4().hex
+    endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
     env = {
         **stack.env,
         **otlp_env(collector, **ONLY_AT_EXIT),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
         "OTEL_SERVICE_NAME": "obs-migrate",
         "OTEL_RESOURCE_ATTRIBUTES": f"test.run={marker}",
     }
