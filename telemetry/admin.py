@@ -83,4 +83,5 @@ class AlertEventAdmin(admin.ModelAdmin):
         return False
 
 # Profiling runs have an admin of their own module; importing it registers it.
+import telemetry.sampling_admin  # noqa: E402, F401  (so has the sampling policy)
 from telemetry import profiling_admin  # noqa: E402, F401
