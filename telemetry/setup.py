@@ -31,6 +31,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from telemetry.config import SignalConfig, TelemetryConfig, load_config
+from telemetry.sampling import build_sampler
+from telemetry.sampling_export import (
+    SwitchableLogExporter,
+    SwitchableMetricExporter,
+    SwitchableSpanExporter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +98,11 @@ def configure_telemetry(
             from telemetry.instrumentation import instrument_libraries
 
             instrument_libraries(config, bridge_logs=state.logger_provider is not None)
+            # Forced sampling must see the request before the instrumentation's middleware
+            # starts the server span, so it goes in front of it (telemetry.sampling_force).
+            from telemetry.sampling_force import install_middleware
+
+            install_middleware()
         _current = state
     announce_destination()
     return True
@@ -107,9 +118,15 @@ def _build_providers(
     resource = build_resource(config)
     if config.traces.exporter != "none" or extra_span_processors:
         # Built even with no endpoint: spans still give logs and job rows their trace ids.
-        tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        # Sampling and each signal's export follow the policy edited in the admin
+        # (telemetry.sampling*); with no policy row, OTEL_TRACES_SAMPLER decides as before.
+        tracer_provider = TracerProvider(
+            resource=resource, sampler=build_sampler(), shutdown_on_exit=False
+        )
         if config.traces.exported:
-            tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(config.traces)))
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(SwitchableSpanExporter(_span_exporter(config.traces)))
+            )
         for processor in extra_span_processors:
             tracer_provider.add_span_processor(processor)  # type: ignore[arg-type]
         trace.set_tracer_provider(tracer_provider)
@@ -119,7 +136,7 @@ def _build_providers(
         if config.metrics.exported:
             readers.append(
                 PeriodicExportingMetricReader(
-                    _metric_exporter(config.metrics),
+                    SwitchableMetricExporter(_metric_exporter(config.metrics)),
                     export_interval_millis=config.metric_export_interval_ms,
                 )
             )
@@ -134,7 +151,7 @@ def _build_providers(
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         if config.logs.exported:
             logger_provider.add_log_record_processor(
-                BatchLogRecordProcessor(_log_exporter(config.logs))
+                BatchLogRecordProcessor(SwitchableLogExporter(_log_exporter(config.logs)))
             )
         for processor in extra_log_processors:
             logger_provider.add_log_record_processor(processor)  # type: ignore[arg-type]
