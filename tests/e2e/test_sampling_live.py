@@ -1,0 +1,212 @@
+"""The sampling policy steered live from the admin, observed at a real OTLP collector
+(rotel-agent): gunicorn with 2 workers and a prefork Celery worker (2 pool processes) obey
+each edit made through the admin (as an admin user, over HTTP, with the CSRF token) within
+5 seconds, without a restart. A kept request's Celery jobs are kept, a dropped one's are
+not, and switching trace export off silences every process."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+import httpx
+
+from tests.e2e.collector import Collector, Received, otlp_env
+from tests.e2e.servers import Stack, manage
+from tests.e2e.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
+from tests.e2e.test_jobs_in_a_real_worker import wait_for_job
+
+PROPAGATION_LIMIT = 5.0  # seconds: the issue's bound for an edit to reach every process
+USERS = "GET /api/users"
+JOBS = 14  # at 0.5, all kept or all dropped once in 8192 runs
+ADMIN = "/admin/telemetry/samplingpolicy/"
+
+
+def admin_client(stack: Stack, base_url: str) -> tuple[httpx.Client, str]:
+    """A superuser logged in to the admin through its login form, and an API token of his."""
+    email, password = f"admin-{uuid.uuid4().hex[:6]}@example.com", uuid.uuid4().hex
+    manage(
+        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password},
+        *("createsuperuser", "--noinput", "--email", email, "--name", "Admin"),
+    )
+    client = httpx.Client(base_url=base_url, timeout=20)
+    client.get("/admin/login/")
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        data={
+            "username": email,
+            "password": password,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{base_url}/admin/login/"},
+    )
+    assert response.status_code == 302, response.text[:2000]
+    response = httpx.post(
+        f"{base_url}/api/auth/token", data={"username": email, "password": password}, timeout=10
+    )
+    assert response.status_code == 200, response.text
+    return client, response.json()["token"]
+
+
+def save_policy(client: httpx.Client, rules: list[tuple[str, str, float]], **fields) -> float:
+    """Submit the policy form (add, or change the one policy), with `rules` as
+    (kind, pattern, ratio); return the monotonic time the admin answered."""
+    listing = client.get(ADMIN).text
+    existing = re.search(rf"{ADMIN}(\d+)/change/", listing)
+    url = f"{ADMIN}{existing.group(1)}/change/" if existing else f"{ADMIN}add/"
+    page = client.get(url).text
+    rule_ids = re.findall(r'name="rules-\d+-id" value="(\d+)"', page)
+    data = {
+        "csrfmiddlewaretoken": re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1],
+        "default_ratio": "1",
+        "force_header_name": "X-Force-Trace",
+        "force_header_value": "",
+        "export_traces": "on",
+        "export_metrics": "on",
+        "export_logs": "on",
+        "rules-TOTAL_FORMS": str(max(len(rules), len(rule_ids))),
+        "rules-INITIAL_FORMS": str(len(rule_ids)),
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+        **fields,
+    }
+    for i in range(max(len(rules), len(rule_ids))):
+        if i < len(rule_ids):
+            data[f"rules-{i}-id"] = rule_ids[i]
+            data[f"rules-{i}-policy"] = existing.group(1)
+        if i < len(rules):
+            kind, pattern, ratio = rules[i]
+            row = {"position": i, "kind": kind, "pattern": pattern, "ratio": ratio}
+            data.update({f"rules-{i}-{k}": str(v) for k, v in row.items()})
+            data[f"rules-{i}-enabled"] = "on"
+        else:
+            data[f"rules-{i}-DELETE"] = "on"
+    response = client.post(url, data=data, headers={"Referer": str(client.base_url) + url})
+    assert response.status_code == 302, response.text[:3000]
+    return time.monotonic()
+
+
+def tagged_requests(
+    base_url: str, token: str, phase: str, since: float, until: float, at_least: int = 0
+) -> list[int]:
+    """GET /api/users until `until` seconds after `since` (and at least `at_least` times),
+    each on a new connection (so both gunicorn workers serve them), tagged with the phase
+    and the milliseconds since the policy was saved; returns the tags sent."""
+    sent: list[int] = []
+    stop = since + until
+    while time.monotonic() < stop or len(sent) < at_least:
+        elapsed_ms = int((time.monotonic() - since) * 1000)
+        response = httpx.get(
+            f"{base_url}/api/users?phase={phase}&t={elapsed_ms}",
+            headers={"Authorization": f"Token {token}"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        sent.append(elapsed_ms)
+    return sent
+
+
+def settle(collector: Collector, base_url: str, token: str) -> Received:
+    """Wait until what the service processes kept so far has reached the collector: sampled
+    traceparents are kept whatever the policy, and each process exports in order."""
+    ids = []
+    for _ in range(8):
+        trace_id, _, traceparent = new_traceparent()
+        ids.append(trace_id)
+        httpx.get(
+            f"{base_url}/api/users?phase=sentinel",
+            headers={"Authorization": f"Token {token}", "traceparent": traceparent},
+            timeout=10,
+        )
+    collector.wait_for("the sentinel requests", lambda r: all(r.spans_in(t) for t in ids))
+    time.sleep(0.6)  # a worker that served no sentinel flushes within its 200 ms batch delay
+    return collector.received()
+
+
+def kept_times(received: Received, phase: str) -> list[int]:
+    """The `t` tags of the kept GET /api/users server spans of `phase`."""
+    times = []
+    for span in received.spans:
+        query = str(span["attributes"].get("url.query", ""))
+        if span["name"] == USERS and query.startswith(f"phase={phase}&"):
+            times.append(int(query.rpartition("t=")[2]))
+    return sorted(times)
+
+
+def test_admin_edits_steer_sampling_in_every_process_within_5_seconds(collector, stack):
+    stack.env.update(otlp_env(collector), API_THROTTLE_USER="100000/min")
+    base_url = stack.start_web(GUNICORN_WORKERS="2")
+    stack.start_worker(concurrency=2)
+    admin, token = admin_client(stack, base_url)
+    limit_ms = PROPAGATION_LIMIT * 1000
+
+    # 1. No policy row yet (OTEL_TRACES_SAMPLER: parentbased_always_on), then a rule that
+    # drops GET /api/users: nothing of it is kept from 5 s after the save on.
+    saved = save_policy(admin, [("http", r"^GET /api/users$", 0.0)])
+    sent = tagged_requests(base_url, token, "drop", saved, PROPAGATION_LIMIT + 1.0)
+    received = settle(collector, base_url, token)
+    kept = kept_times(received, "drop")
+    late = [t for t in kept if t >= limit_ms]
+    assert not late, f"kept {len(late)} requests sent 5 s or more after the edit: {late}"
+    assert len([t for t in sent if t >= limit_ms]) >= 10
+    print(f"drop: {len(sent)} requests, last kept {kept[-1] if kept else None} ms after the save")
+    instances = {s["resource"]["service.instance.id"] for s in received.spans if s["name"] == USERS}
+    assert len(instances) >= 2, "both gunicorn workers must have served requests"
+
+    # 2. The same rule at 0.5, and jobs at 0.5: the kept share follows, and a job's spans in
+    # the worker are kept exactly when the request that queued it was.
+    saved = save_policy(
+        admin, [("http", r"^GET /api/users$", 0.5), ("http", r"^POST /api/jobs$", 0.5)]
+    )
+    sent = tagged_requests(base_url, token, "half", saved, PROPAGATION_LIMIT)
+    api = httpx.Client(base_url=base_url, headers={"Authorization": f"Token {token}"}, timeout=15)
+    jobs = []
+    for i in range(JOBS):  # queued now, run by the worker while the requests go on
+        response = api.post("/api/jobs", json={"data": f"sampled or not {i}"})
+        assert response.status_code == 202, response.text
+        jobs.append(response.json())
+    sent += tagged_requests(base_url, token, "half", saved, PROPAGATION_LIMIT, at_least=80)
+    for job in jobs:
+        assert wait_for_job(api, job["url"])["status"] == "succeeded", stack.logs()
+    received = settle(collector, base_url, token)
+    kept = kept_times(received, "half")
+    assert kept and kept[0] < limit_ms, kept[:1]
+    late_sent = len([t for t in sent if t >= limit_ms])
+    late_kept = len([t for t in kept if t >= limit_ms])
+    assert late_sent >= 80 and 0.3 <= late_kept / late_sent <= 0.7, (late_kept, late_sent)
+    print(
+        f"half: {len(sent)} requests, first kept {kept[0]} ms after the save, "
+        f"{late_kept}/{late_sent} kept from 5 s on"
+    )
+
+    by_trace = {job["trace_id"]: set() for job in jobs}
+    for span in received.spans:
+        if span["trace_id"] in by_trace:
+            by_trace[span["trace_id"]].add(span["name"])
+    kept_jobs = [t for t, names in by_trace.items() if "POST /api/jobs" in names]
+    assert 0 < len(kept_jobs) < len(jobs), f"{JOBS} jobs at 0.5: some kept, some dropped"
+    for names in by_trace.values():
+        if "POST /api/jobs" in names:
+            assert {"run/processing.process_job", "run/processing.complete_job"} <= names
+        else:
+            assert not names, f"a dropped request's job left spans: {names}"
+
+    # 3. Trace export off: from 5 s on, no process sends spans, even of kept traces.
+    saved = save_policy(admin, [], export_traces="")
+    time.sleep(max(0.0, PROPAGATION_LIMIT - (time.monotonic() - saved)))
+    silent, urls = [], []
+    for i in range(3):
+        trace_id, _, traceparent = new_traceparent()  # sampled: kept, but not exported
+        response = api.post(
+            "/api/jobs", json={"data": f"not exported {i}"}, headers={"traceparent": traceparent}
+        )
+        assert response.status_code == 202, response.text
+        silent.append(trace_id)
+        urls.append(response.json()["url"])
+    for url in urls:
+        assert wait_for_job(api, url)["status"] == "succeeded", stack.logs()
+    time.sleep(2.0)  # several batch delays of every process
+    assert not [s for s in collector.received().spans if s["trace_id"] in silent]
+    page = admin.get(ADMIN).text
+    assert "export off: traces" in page  # the policy in force, as the admin shows it
