@@ -183,3 +183,10 @@ def test_the_admin_lists_the_events(webhook, staff):
     response = client.get("/admin/telemetry/alertevent/")
     assert response.status_code == 200
     assert b"HighErrorRate" in response.content
+
+
+def test_listing_rejects_a_filter_the_database_cannot_hold(staff_client):
+    # A NUL character made PostgreSQL raise (a 500), found by the fuzzing test.
+    response = staff_client.get("/api/telemetry/alert-events", {"alertname": "High\x00Error"})
+    assert response.status_code == 400
+    assert "alertname" in response.json()["error"]["fields"]
