@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
 
 from telemetry import control
@@ -72,6 +73,7 @@ class PolicySnapshot:
     force_header_key: str | None = None  # the request.META key, e.g. HTTP_X_FORCE_TRACE
     force_header_value: str = ""
     force_tokens: frozenset[str] = frozenset()
+    force_user_ids: frozenset[int] = frozenset()
     export_traces: bool = True
     export_metrics: bool = True
     export_logs: bool = True
@@ -139,14 +141,11 @@ ENV_POLICY = PolicySnapshot(
 )
 
 
-def _tokens_of(policy: SamplingPolicy) -> frozenset[str]:
-    if not apps.is_installed("rest_framework.authtoken"):
+def _tokens_of(user_ids: frozenset[int]) -> frozenset[str]:
+    if not user_ids or not apps.is_installed("rest_framework.authtoken"):
         return frozenset()
     from rest_framework.authtoken.models import Token
 
-    user_ids = list(policy.force_users.values_list("pk", flat=True))
-    if not user_ids:
-        return frozenset()
     return frozenset(Token.objects.filter(user_id__in=user_ids).values_list("key", flat=True))
 
 
@@ -163,7 +162,8 @@ def build_snapshot(policy: SamplingPolicy | None) -> PolicySnapshot:
     header_key = None
     if policy.force_header_value:
         header_key = "HTTP_" + policy.force_header_name.upper().replace("-", "_")
-    tokens = _tokens_of(policy)
+    user_ids = frozenset(policy.force_users.values_list("pk", flat=True))
+    tokens = _tokens_of(user_ids)
     parts = [f"default {policy.default_ratio:g}"]
     parts += [f"{r.decision.label} -> {r.decision.ratio:g}" for r in rules]
     if header_key:
@@ -182,6 +182,7 @@ def build_snapshot(policy: SamplingPolicy | None) -> PolicySnapshot:
         force_header_key=header_key,
         force_header_value=policy.force_header_value,
         force_tokens=tokens,
+        force_user_ids=user_ids,
         export_traces=policy.export_traces,
         export_metrics=policy.export_metrics,
         export_logs=policy.export_logs,
@@ -211,3 +212,16 @@ def current_policy() -> PolicySnapshot:
 def announce_policy_change() -> None:
     """Tell every process to reload the policy once the current transaction commits."""
     transaction.on_commit(policy_channel.notify_changed)
+
+
+def _token_changed(sender: type, instance: Any, **kwargs: Any) -> None:
+    # A forced user's new (or deleted) API token must reach the snapshots that hold the keys.
+    if instance.user_id in current_policy().force_user_ids:
+        announce_policy_change()
+
+
+# A lazy sender ("app_label.Model"): connected once DRF's token model is loaded, if ever.
+for _signal in (post_save, post_delete):
+    _signal.connect(
+        _token_changed, sender="authtoken.Token", dispatch_uid=f"sampling-token-{_signal!r}"
+    )

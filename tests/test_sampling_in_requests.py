@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from telemetry.models import SamplingPolicy, SamplingRule
 from telemetry.sampling_export import SwitchableSpanExporter
-from telemetry.sampling_policy import build_snapshot
+from telemetry.sampling_policy import build_snapshot, current_policy
 from tests.factories import UserFactory
 from tests.sampling_support import sampling_policy_fixture  # noqa: F401
 from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
@@ -93,3 +93,16 @@ def test_export_switches_drop_what_is_exported_while_off(sampling_policy):
     sampling_policy(build_snapshot(policy))
     exporter.export([span])
     assert len(memory.get_finished_spans()) == 1
+
+
+def test_a_chosen_users_new_token_is_announced(sampling_policy, django_capture_on_commit_callbacks):
+    chosen = UserFactory()
+    policy = policy_row(0.0)
+    policy.force_users.add(chosen)
+    sampling_policy(build_snapshot(policy))
+    assert current_policy().force_tokens == frozenset()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        key = Token.objects.create(user=chosen).key
+
+    assert current_policy().force_tokens == {key}
