@@ -30,6 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import connections
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 logger = logging.getLogger(__name__)
 
@@ -247,5 +248,8 @@ def _poll_forever() -> None:
         started = time.monotonic()
         # Read each time, so a test (or an operator's settings override) can pause it.
         if getattr(settings, "TELEMETRY_CONTROL_ENABLED", True):
-            poll_once()
+            # The poller's own Redis and database reads are housekeeping, not traffic:
+            # traced, they were most of an idle process's spans (4 root spans a second).
+            with suppress_instrumentation():
+                poll_once()
         time.sleep(max(0.05, interval - (time.monotonic() - started)))
