@@ -27,7 +27,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRe
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from telemetry.config import SignalConfig, TelemetryConfig, load_config
@@ -108,6 +108,19 @@ def configure_telemetry(
     return True
 
 
+# Attribute values carry what callers send (user agents, URLs, headers): bound their length
+# unless the operator chose a limit with the OpenTelemetry variables.
+DEFAULT_ATTRIBUTE_VALUE_LENGTH = 2048
+
+
+def span_limits() -> SpanLimits:
+    """The SDK's span limits, with a bounded attribute length when no variable sets one."""
+    chosen = {"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"}
+    if chosen & os.environ.keys():
+        return SpanLimits()
+    return SpanLimits(max_attribute_length=DEFAULT_ATTRIBUTE_VALUE_LENGTH)
+
+
 def _build_providers(
     state: _ProcessTelemetry,
     extra_span_processors: Sequence[object],
@@ -121,7 +134,10 @@ def _build_providers(
         # Sampling and each signal's export follow the policy edited in the admin
         # (telemetry.sampling*); with no policy row, OTEL_TRACES_SAMPLER decides as before.
         tracer_provider = TracerProvider(
-            resource=resource, sampler=build_sampler(), shutdown_on_exit=False
+            resource=resource,
+            sampler=build_sampler(),
+            span_limits=span_limits(),
+            shutdown_on_exit=False,
         )
         if config.traces.exported:
             tracer_provider.add_span_processor(
