@@ -47,6 +47,22 @@ def keep_duration_attributes(span: Span, request: HttpRequest) -> None:
     )
 
 
+def redacted_query(query: str) -> str:
+    """Keep a query string's parameter names, drop their values: values can carry personal
+    data (?email=...), and the span needs only the shape of the request."""
+    names = (part.partition("=") for part in query.split("&") if part)
+    return "&".join(f"{name}=REDACTED" if equals else name for name, equals, _ in names)
+
+
+def on_request(span: Span, request: HttpRequest) -> None:
+    """Django instrumentation request hook: keep the duration metric's attributes, and
+    record the query string without its values."""
+    keep_duration_attributes(span, request)
+    query = request.META.get("QUERY_STRING")
+    if query and span.is_recording():
+        span.set_attribute("url.query", redacted_query(query))
+
+
 def name_server_span_by_route(span: Span, request: HttpRequest, response: HttpResponse) -> None:
     """Django instrumentation response hook: use the route template as span name and
     http.route, on the span and on the duration metric's attributes.
@@ -90,7 +106,7 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     _untrace_probes(excluded_urls)
     DjangoInstrumentor().instrument(
         excluded_urls=excluded_urls,
-        request_hook=keep_duration_attributes,
+        request_hook=on_request,
         response_hook=name_server_span_by_route,
     )
     # Statements are recorded with their placeholders, never with parameter values.
