@@ -89,6 +89,10 @@ def configure_telemetry(
             )
             return False
         config = load_config()
+        # The SDK's own metrics count what its batch processors drop when their bounded
+        # queues are full (otel.sdk.processor.span.processed{error.type="queue_full"});
+        # the drop itself is logged at most once per 20 s. Off in the SDK by default.
+        os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
         state = _ProcessTelemetry(pid=os.getpid(), role=role, config=config)
         if not config.sdk_disabled:
             _build_providers(
