@@ -34,20 +34,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.servers import Stack, manage, prepared_stack  # noqa: E402
+import httpx  # noqa: E402
+
+from tests.e2e.servers import api_token, prepared_stack  # noqa: E402
 
 PATH = "/api/downstream/enrich"
+RUNS = "/api/telemetry/profiling-runs"
 BODY = {"words": 120, "sha256": "ab" * 32}
 MODES = {
-    # name: start_profiling arguments (None: no run)
+    # name: the run's fields for POST /api/telemetry/profiling-runs (None: no run)
     "no run": None,
     # An active run that matches nothing: the cost of the poller and the hot-path check.
-    "run, no match": ["--target", "requests", "--route", "^/nothing-matches-this$"],
-    "default sampling": ["--target", "requests"],
-    "every request, wall": ["--target", "requests", "--every", "1", "--clock", "wall"],
-    "every request, cpu": ["--target", "requests", "--every", "1", "--clock", "cpu"],
+    "run, no match": {"target": "requests", "route_pattern": "^/nothing-matches-this$"},
+    "default sampling": {"target": "requests"},
+    "every request, wall": {"target": "requests", "sample_every": 1, "clock": "wall"},
+    "every request, cpu": {"target": "requests", "sample_every": 1, "clock": "cpu"},
 }
-PICKUP_SECONDS = 2.5  # each process polls the run marker about once a second
+PICKUP_SECONDS = 1.5  # each process polls the run marker about once a second
 BUDGET = 0.10
 
 
@@ -130,17 +133,6 @@ def service_cpu_seconds(master_pid: int) -> float:
     return total
 
 
-def captures_of_active_runs(stack: Stack) -> int:
-    out = manage(
-        stack.env,
-        "shell",
-        "-c",
-        "from telemetry.models import ProfilingRun as R;"
-        "print(sum(R.objects.filter(status='running').values_list('captures', flat=True)))",
-    )
-    return int(out.strip().splitlines()[-1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -158,6 +150,15 @@ def main() -> int:
             GUNICORN_THREADS="4",
             GUNICORN_ACCESS_LOG="false",
             LOG_LEVEL="WARNING",
+            API_THROTTLE_USER="1000000/min",
+            API_THROTTLE_ANON="1000000/min",
+        )
+        # Runs are started and stopped through the REST API: a management command per switch
+        # would start a Django process next to the measurement on a small machine.
+        api = httpx.Client(
+            base_url=base_url,
+            headers={"Authorization": f"Token {api_token(base_url, stack)}"},
+            timeout=30,
         )
         url = f"{base_url}{PATH}"
         script = Path(tmp) / "post.lua"
@@ -185,39 +186,54 @@ def main() -> int:
         print("service: 1 gunicorn gthread worker x 4 threads, POST", PATH)
         measure(2.0)  # warm-up: imports, connections, first-request caches
 
+        # Each mode is measured between two "no run" windows, and its ratio is taken against
+        # their mean: on a shared machine, the load of others drifts within a minute.
         names = list(MODES)
+        profiled = [name for name in names if MODES[name] is not None]
         throughput: dict[str, list[float]] = {name: [] for name in names}
         cpu_per_request: dict[str, list[float]] = {name: [] for name in names}
+        baseline_throughput: dict[str, list[float]] = {name: [] for name in names}
+        baseline_cpu: dict[str, list[float]] = {name: [] for name in names}
         captures: dict[str, list[int]] = {name: [] for name in names}
+        before = measure(args.seconds)
         for round_index in range(args.rounds):
-            order = names[round_index % len(names) :] + names[: round_index % len(names)]
+            order = (
+                profiled[round_index % len(profiled) :] + profiled[: round_index % len(profiled)]
+            )
             for name in order:
-                extra = MODES[name]
-                if extra is not None:
-                    manage(stack.env, "start_profiling", *extra, "--duration", "3600",
-                           "--max-captures", "10000")  # fmt: skip
+                run = api.post(RUNS, json={**MODES[name], "max_duration_seconds": 3600,
+                                         "max_captures": 10000})  # fmt: skip
+                run.raise_for_status()
                 time.sleep(PICKUP_SECONDS)
                 rate, cpu_ms = measure(args.seconds)
+                time.sleep(1.5)  # the last captures are reported about once a second
+                captures[name].append(api.get(f"{RUNS}/{run.json()['id']}").json()["captures"])
+                api.post(f"{RUNS}/{run.json()['id']}/stop").raise_for_status()
+                time.sleep(PICKUP_SECONDS)
+                after = measure(args.seconds)
                 throughput[name].append(rate)
                 cpu_per_request[name].append(cpu_ms)
-                if extra is not None:
-                    time.sleep(1.5)  # the last captures are reported about once a second
-                    captures[name].append(captures_of_active_runs(stack))
-                    manage(stack.env, "stop_profiling", "--all")
+                baseline_throughput[name].append((before[0] + after[0]) / 2)
+                baseline_cpu[name].append((before[1] + after[1]) / 2)
+                throughput["no run"].append(after[0])
+                cpu_per_request["no run"].append(after[1])
                 print(
                     f"  round {round_index + 1}: {name:<22} {rate:8.1f} req/s"
-                    f"  {cpu_ms:6.3f} CPU ms/request"
+                    f" {cpu_ms:6.3f} CPU ms/request (no run around it: {before[0]:.1f}, "
+                    f"{after[0]:.1f} req/s)"
                 )
+                before = after
 
     print()
-    print("Throughput, as ratios to 'no run' in the same round (median, min-max over rounds):")
+    print("Throughput, as ratios to the mean of the 'no run' windows around each measurement")
+    print("(median, and min-max over rounds):")
     print(f"{'mode':<22} {'req/s':>8} {'ratio':>7} {'spread':>13}   captures per round")
-    throughput_ratio = _report(throughput, captures, higher_is_better=True)
+    throughput_ratio = _report(throughput, baseline_throughput, captures, higher=True)
     print()
     print("Worker CPU per request, as the throughput it allows relative to 'no run'")
     print("(no_run_cpu / mode_cpu: steadier than throughput on a shared machine):")
     print(f"{'mode':<22} {'CPU ms':>8} {'ratio':>7} {'spread':>13}")
-    cpu_ratio = _report(cpu_per_request, None, higher_is_better=False)
+    cpu_ratio = _report(cpu_per_request, baseline_cpu, None, higher=False)
     print()
     verdicts = []
     for label, ratio in (("throughput", throughput_ratio), ("CPU per request", cpu_ratio)):
@@ -230,20 +246,26 @@ def main() -> int:
     return 0 if all(verdicts) or not args.strict else 1
 
 
-def _report(values: dict[str, list[float]], captures, *, higher_is_better: bool) -> float:
+def _report(
+    values: dict[str, list[float]],
+    baselines: dict[str, list[float]],
+    captures: dict[str, list[int]] | None,
+    *,
+    higher: bool,
+) -> float:
     """Print one table; return the median ratio of default sampling."""
-    baseline = values["no run"]
     default_ratio = 1.0
     for name, measured in values.items():
-        if higher_is_better:
-            ratios = [v / b for v, b in zip(measured, baseline, strict=True)]
-        else:
-            ratios = [b / v for v, b in zip(measured, baseline, strict=True)]
+        if name == "no run":
+            print(f"{name:<22} {statistics.median(measured):8.2f} {1:7.3f} {'':>13}")
+            continue
+        pairs = zip(measured, baselines[name], strict=True)
+        ratios = [v / b if higher else b / v for v, b in pairs]
         median = statistics.median(ratios)
         spread = f"{min(ratios):.3f}-{max(ratios):.3f}"
         line = f"{name:<22} {statistics.median(measured):8.2f} {median:7.3f} {spread:>13}"
         if captures is not None:
-            line += "   " + (",".join(map(str, captures[name])) or "-")
+            line += "   " + ",".join(map(str, captures[name]))
         print(line)
         if name == "default sampling":
             default_ratio = median
