@@ -260,6 +260,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # The exporters' retry chatter while a collector is down: one warning is enough.
         "opentelemetry": {"level": "ERROR"},
+        # But a full export queue dropping data must be seen (the SDK says so once per 20 s).
+        "opentelemetry.sdk": {"level": "WARNING"},
     },
 }
 
