@@ -24,6 +24,9 @@ preload_app = False
 # Workers are separate processes: prometheus_client's multiprocess mode lets /metrics add up
 # the counters of all of them instead of reporting whichever worker answered.
 _data_dir = Path(os.environ.get("DATA_DIR", Path(__file__).resolve().parent.parent / "var"))
+# gunicornc's control socket defaults to one path per user: two instances (tests, or a
+# second service on the host) would take it from each other. Keep it with the instance.
+control_socket = str(_data_dir / "gunicorn.ctl")
 _metrics_dir = Path(
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_data_dir / "prometheus"))
 )
