@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections import Counter
 
 import httpx
 
@@ -18,7 +19,8 @@ from tests.e2e.telemetry_fixtures import collector_fixture, new_traceparent  # n
 from tests.e2e.test_jobs_in_a_real_worker import wait_for_job
 
 PROPAGATION_LIMIT = 5.0  # seconds: the issue's bound for an edit to reach every process
-USERS = "GET /api/users"
+USER = "GET /api/users/{user_id}"  # tagged requests: the path carries phase and time
+PHASES = {"drop": 1, "half": 2}
 JOBS = 14  # at 0.5, all kept or all dropped once in 8192 runs
 ADMIN = "/admin/telemetry/samplingpolicy/"
 
@@ -97,12 +99,13 @@ def tagged_requests(
     stop = since + until
     while time.monotonic() < stop or len(sent) < at_least:
         elapsed_ms = int((time.monotonic() - since) * 1000)
+        # The query string reaches the collector without its values; the path is whole.
         response = httpx.get(
-            f"{base_url}/api/users?phase={phase}&t={elapsed_ms}",
+            f"{base_url}/api/users/{PHASES[phase] * 1_000_000 + elapsed_ms}",
             headers={"Authorization": f"Token {token}"},
             timeout=10,
         )
-        assert response.status_code == 200, response.text
+        assert response.status_code in (200, 404), response.text
         sent.append(elapsed_ms)
     return sent
 
@@ -115,7 +118,7 @@ def settle(collector: Collector, base_url: str, token: str) -> Received:
         trace_id, _, traceparent = new_traceparent()
         ids.append(trace_id)
         httpx.get(
-            f"{base_url}/api/users?phase=sentinel",
+            f"{base_url}/api/users",
             headers={"Authorization": f"Token {token}", "traceparent": traceparent},
             timeout=10,
         )
@@ -124,14 +127,21 @@ def settle(collector: Collector, base_url: str, token: str) -> Received:
     return collector.received()
 
 
-def kept_times(received: Received, phase: str) -> list[int]:
-    """The `t` tags of the kept GET /api/users server spans of `phase`."""
-    times = []
+def kept_by_worker(received: Received, phase: str) -> list[tuple[int, str]]:
+    """(ms after the save, web worker instance) of the kept tagged requests of `phase`."""
+    kept = []
     for span in received.spans:
-        query = str(span["attributes"].get("url.query", ""))
-        if span["name"] == USERS and query.startswith(f"phase={phase}&"):
-            times.append(int(query.rpartition("t=")[2]))
-    return sorted(times)
+        if span["name"] == USER:
+            tag = int(str(span["attributes"]["url.path"]).rpartition("/")[2])
+            code, elapsed_ms = divmod(tag, 1_000_000)
+            if code == PHASES[phase]:
+                kept.append((elapsed_ms, span["resource"]["service.instance.id"][:8]))
+    return sorted(kept)
+
+
+def kept_times(received: Received, phase: str) -> list[int]:
+    """The times (ms after the save) of the kept tagged requests of `phase`."""
+    return [elapsed_ms for elapsed_ms, _ in kept_by_worker(received, phase)]
 
 
 def test_admin_edits_steer_sampling_in_every_process_within_5_seconds(collector, stack):
@@ -142,8 +152,8 @@ def test_admin_edits_steer_sampling_in_every_process_within_5_seconds(collector,
     limit_ms = PROPAGATION_LIMIT * 1000
 
     # 1. No policy row yet (OTEL_TRACES_SAMPLER: parentbased_always_on), then a rule that
-    # drops GET /api/users: nothing of it is kept from 5 s after the save on.
-    saved = save_policy(admin, [("http", r"^GET /api/users$", 0.0)])
+    # drops GET /api/users/{user_id}: nothing of it is kept from 5 s after the save on.
+    saved = save_policy(admin, [("http", r"^GET /api/users/\{user_id\}$", 0.0)])
     sent = tagged_requests(base_url, token, "drop", saved, PROPAGATION_LIMIT + 1.0)
     received = settle(collector, base_url, token)
     kept = kept_times(received, "drop")
@@ -151,13 +161,14 @@ def test_admin_edits_steer_sampling_in_every_process_within_5_seconds(collector,
     assert not late, f"kept {len(late)} requests sent 5 s or more after the edit: {late}"
     assert len([t for t in sent if t >= limit_ms]) >= 10
     print(f"drop: {len(sent)} requests, last kept {kept[-1] if kept else None} ms after the save")
-    instances = {s["resource"]["service.instance.id"] for s in received.spans if s["name"] == USERS}
+    web_spans = [s for s in received.spans if s["name"].startswith("GET /api/users")]
+    instances = {s["resource"]["service.instance.id"] for s in web_spans}
     assert len(instances) >= 2, "both gunicorn workers must have served requests"
 
     # 2. The same rule at 0.5, and jobs at 0.5: the kept share follows, and a job's spans in
     # the worker are kept exactly when the request that queued it was.
     saved = save_policy(
-        admin, [("http", r"^GET /api/users$", 0.5), ("http", r"^POST /api/jobs$", 0.5)]
+        admin, [("http", r"^GET /api/users/\{user_id\}$", 0.5), ("http", r"^POST /api/jobs$", 0.5)]
     )
     sent = tagged_requests(base_url, token, "half", saved, PROPAGATION_LIMIT)
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Token {token}"}, timeout=15)
@@ -171,13 +182,16 @@ def test_admin_edits_steer_sampling_in_every_process_within_5_seconds(collector,
         assert wait_for_job(api, job["url"])["status"] == "succeeded", stack.logs()
     received = settle(collector, base_url, token)
     kept = kept_times(received, "half")
+    late_instances = Counter(
+        worker for t, worker in kept_by_worker(received, "half") if t >= limit_ms
+    )
     assert kept and kept[0] < limit_ms, kept[:1]
     late_sent = len([t for t in sent if t >= limit_ms])
     late_kept = len([t for t in kept if t >= limit_ms])
     assert late_sent >= 80 and 0.3 <= late_kept / late_sent <= 0.7, (late_kept, late_sent)
     print(
         f"half: {len(sent)} requests, first kept {kept[0]} ms after the save, "
-        f"{late_kept}/{late_sent} kept from 5 s on"
+        f"{late_kept}/{late_sent} kept from 5 s on, by web worker: {dict(late_instances)}"
     )
 
     by_trace = {job["trace_id"]: set() for job in jobs}
