@@ -170,13 +170,15 @@ def test_admin_edits_steer_sampling_in_every_process_within_5_seconds(collector,
     saved = save_policy(
         admin, [("http", r"^GET /api/users/\{user_id\}$", 0.5), ("http", r"^POST /api/jobs$", 0.5)]
     )
-    sent = tagged_requests(base_url, token, "half", saved, PROPAGATION_LIMIT)
+    # The jobs are queued once both web workers have polled (1 s), and run meanwhile.
+    sent = tagged_requests(base_url, token, "half", saved, 2.0)
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Token {token}"}, timeout=15)
     jobs = []
-    for i in range(JOBS):  # queued now, run by the worker while the requests go on
+    for i in range(JOBS):
         response = api.post("/api/jobs", json={"data": f"sampled or not {i}"})
         assert response.status_code == 202, response.text
         jobs.append(response.json())
+    sent += tagged_requests(base_url, token, "half", saved, PROPAGATION_LIMIT)
     sent += tagged_requests(base_url, token, "half", saved, PROPAGATION_LIMIT, at_least=80)
     for job in jobs:
         assert wait_for_job(api, job["url"])["status"] == "succeeded", stack.logs()
@@ -220,7 +222,7 @@ def test_admin_edits_steer_sampling_in_every_process_within_5_seconds(collector,
         urls.append(response.json()["url"])
     for url in urls:
         assert wait_for_job(api, url)["status"] == "succeeded", stack.logs()
-    time.sleep(2.0)  # several batch delays of every process
+    time.sleep(1.5)  # several batch delays (200 ms) of every process
     assert not [s for s in collector.received().spans if s["trace_id"] in silent]
     page = admin.get(ADMIN).text
     assert "export off: traces" in page  # the policy in force, as the admin shows it
