@@ -14,7 +14,7 @@ process that continues a remote trace carries `sampling.rule = parent`.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import (
@@ -27,7 +27,12 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from telemetry.sampling_policy import RULE_ATTRIBUTE, TRACE_ID_MASK, current_policy
+from telemetry.sampling_policy import (
+    RULE_ATTRIBUTE,
+    TRACE_ID_MASK,
+    PolicySnapshot,
+    current_policy,
+)
 
 # Set by telemetry.sampling_force.ForcedSamplingMiddleware, before the server span starts,
 # for a request the policy forces; the label it holds goes into sampling.rule.
@@ -47,10 +52,16 @@ _SERVER, _CONSUMER, _PRODUCER = SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRO
 class PolicySampler(Sampler):
     """Parent-based sampler whose root decisions follow the admin's sampling policy."""
 
-    def __init__(self, env_sampler: Sampler | None = None) -> None:
+    def __init__(
+        self,
+        env_sampler: Sampler | None = None,
+        policy: Callable[[], PolicySnapshot] = current_policy,
+    ) -> None:
         # The sampler OTEL_TRACES_SAMPLER / _ARG name, used while no policy row exists. The
         # SDK's own reader of those variables is private, but it is what TracerProvider uses.
         self._env_sampler = env_sampler or _get_from_env_or_default()
+        # Where the policy comes from: this process's snapshot (tests may pass their own).
+        self._policy = policy
 
     def should_sample(
         self,
@@ -62,7 +73,7 @@ class PolicySampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        policy = current_policy()
+        policy = self._policy()
         parent = get_current_span(parent_context).get_span_context()
         if policy.from_env:
             return self._from_env(parent, parent_context, trace_id, name, kind, attributes, links)

@@ -3,13 +3,16 @@ private TracerProvider that samples with the real PolicySampler into memory."""
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from telemetry import control
 from telemetry.sampling import PolicySampler
 from telemetry.sampling_policy import (
     ENV_POLICY,
@@ -37,22 +40,26 @@ def snapshot(default: float, *rules: tuple[str, str, float], **fields) -> Policy
 
 
 def use_policy(policy: PolicySnapshot) -> None:
-    """Make every sampler in this process obey `policy` (until the fixture resets it)."""
+    """Make this process's snapshot `policy` (until the fixture resets it)."""
     policy_channel.reset(policy)
 
 
 @pytest.fixture(name="sampling_policy")
 def sampling_policy_fixture(settings):
-    """No poller (it would reload the policy from the database); the environment's policy
-    again after the test, so the other telemetry tests keep every span."""
+    """Pauses the poller (it would reload the policy from the database), and gives back the
+    environment's policy after the test, so the other telemetry tests keep every span."""
     settings.TELEMETRY_CONTROL_ENABLED = False
+    if control._poller_pid == os.getpid():
+        time.sleep(0.1)  # let a poll already under way finish before the test sets a policy
     yield use_policy
     policy_channel.reset(ENV_POLICY)
 
 
-def memory_tracer():
-    """(tracer, exporter): a TracerProvider of its own with the PolicySampler."""
+def memory_tracer(policy: PolicySnapshot | None = None):
+    """(tracer, exporter): a TracerProvider of its own with a PolicySampler that obeys
+    `policy` (None: this process's snapshot), exporting to memory."""
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=PolicySampler())
+    sampler = PolicySampler() if policy is None else PolicySampler(policy=lambda: policy)
+    provider = TracerProvider(sampler=sampler)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider.get_tracer("sampling-tests"), exporter

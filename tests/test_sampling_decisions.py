@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind
 
 from telemetry.sampling import forced_reason
 from telemetry.sampling_policy import ENV_POLICY, FORCED_BY_HEADER
-from tests.sampling_support import memory_tracer, sampling_policy_fixture, snapshot  # noqa: F401
+from tests.sampling_support import memory_tracer, snapshot
 
 USERS_ROUTE = "GET api/users/<int:user_id>"  # the name the Django instrumentation starts with
 JOBS_ROUTE = "POST api/jobs"
@@ -24,9 +24,8 @@ def kept_fraction(tracer, exporter, name: str, kind=SpanKind.SERVER, count=ROOT_
     return len(exporter.get_finished_spans()) / count
 
 
-def test_a_ten_percent_rule_keeps_between_8_and_12_percent_of_5000_root_spans(sampling_policy):
-    sampling_policy(snapshot(1.0, ("http", r"^GET /api/users/\{user_id\}$", 0.1)))
-    tracer, exporter = memory_tracer()
+def test_a_ten_percent_rule_keeps_between_8_and_12_percent_of_5000_root_spans():
+    tracer, exporter = memory_tracer(snapshot(1.0, ("http", r"^GET /api/users/\{user_id\}$", 0.1)))
 
     fraction = kept_fraction(tracer, exporter, USERS_ROUTE)
 
@@ -35,28 +34,26 @@ def test_a_ten_percent_rule_keeps_between_8_and_12_percent_of_5000_root_spans(sa
     assert rules == {"rule 1"}
 
 
-def test_a_ten_percent_task_rule_holds_too(sampling_policy):
-    sampling_policy(snapshot(0.0, ("task", r"^processing\.process_job$", 0.1)))
-    tracer, exporter = memory_tracer()
+def test_a_ten_percent_task_rule_holds_too():
+    tracer, exporter = memory_tracer(snapshot(0.0, ("task", r"^processing\.process_job$", 0.1)))
 
     fraction = kept_fraction(tracer, exporter, "run/processing.process_job", SpanKind.CONSUMER)
 
     assert 0.08 <= fraction <= 0.12, fraction
 
 
-def test_ratio_zero_keeps_none_and_one_keeps_all(sampling_policy):
-    tracer, exporter = memory_tracer()
-    sampling_policy(snapshot(0.0))
+def test_ratio_zero_keeps_none_and_one_keeps_all():
+    tracer, exporter = memory_tracer(snapshot(0.0))
     assert kept_fraction(tracer, exporter, USERS_ROUTE, count=2000) == 0.0
-    sampling_policy(snapshot(1.0))
+    tracer, exporter = memory_tracer(snapshot(1.0))
     assert kept_fraction(tracer, exporter, USERS_ROUTE, count=2000) == 1.0
-    sampling_policy(snapshot(0.5, ("http", "^GET ", 0.0), ("http", "^POST ", 1.0)))
+    tracer, exporter = memory_tracer(snapshot(0.5, ("http", "^GET ", 0.0), ("http", "^POST ", 1.0)))
     assert kept_fraction(tracer, exporter, USERS_ROUTE, count=2000) == 0.0
     assert kept_fraction(tracer, exporter, JOBS_ROUTE, count=2000) == 1.0
 
 
-def test_the_first_matching_rule_decides_and_others_take_the_default(sampling_policy):
-    sampling_policy(
+def test_the_first_matching_rule_decides_and_others_take_the_default():
+    tracer, exporter = memory_tracer(
         snapshot(
             0.0,
             ("http", r"^GET /api/users/", 1.0),
@@ -64,7 +61,6 @@ def test_the_first_matching_rule_decides_and_others_take_the_default(sampling_po
             ("task", r"process_job", 1.0),
         )
     )
-    tracer, exporter = memory_tracer()
 
     tracer.start_span(USERS_ROUTE, kind=SpanKind.SERVER).end()
     tracer.start_span("GET api/health", kind=SpanKind.SERVER).end()  # rule 2: dropped
@@ -76,10 +72,9 @@ def test_the_first_matching_rule_decides_and_others_take_the_default(sampling_po
     assert kept == {USERS_ROUTE: "rule 1", "apply_async/processing.process_job": "rule 3"}
 
 
-def test_a_trace_is_kept_or_dropped_as_a_whole_across_a_celery_hop(sampling_policy):
+def test_a_trace_is_kept_or_dropped_as_a_whole_across_a_celery_hop():
     """The web process decides; the worker continues from the message headers."""
-    sampling_policy(snapshot(0.5))
-    tracer, exporter = memory_tracer()
+    tracer, exporter = memory_tracer(snapshot(0.5))
     roots = []
     for _ in range(1000):
         with tracer.start_as_current_span(JOBS_ROUTE, kind=SpanKind.SERVER) as request_span:
@@ -106,9 +101,8 @@ def test_a_trace_is_kept_or_dropped_as_a_whole_across_a_celery_hop(sampling_poli
     assert "sampling.rule" not in producer.attributes  # a local child: its root says why
 
 
-def test_an_incoming_traceparent_decides_whatever_the_policy(sampling_policy):
-    sampling_policy(snapshot(0.0))
-    tracer, exporter = memory_tracer()
+def test_an_incoming_traceparent_decides_whatever_the_policy():
+    tracer, exporter = memory_tracer(snapshot(0.0))
     kept = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     dropped = "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
     for header in (kept, dropped):
@@ -120,9 +114,10 @@ def test_an_incoming_traceparent_decides_whatever_the_policy(sampling_policy):
     assert span.attributes["sampling.rule"] == "parent"
 
 
-def test_a_forced_request_starts_a_kept_trace(sampling_policy):
-    sampling_policy(snapshot(0.0, force_header_key="HTTP_X_FORCE_TRACE", forcing=True))
-    tracer, exporter = memory_tracer()
+def test_a_forced_request_starts_a_kept_trace():
+    tracer, exporter = memory_tracer(
+        snapshot(0.0, force_header_key="HTTP_X_FORCE_TRACE", forcing=True)
+    )
     token = forced_reason.set(FORCED_BY_HEADER)
     try:
         tracer.start_span(USERS_ROUTE, kind=SpanKind.SERVER).end()
@@ -134,11 +129,10 @@ def test_a_forced_request_starts_a_kept_trace(sampling_policy):
     assert span.attributes["sampling.rule"] == "forced: header"
 
 
-def test_with_no_policy_row_otel_traces_sampler_decides(sampling_policy, monkeypatch):
-    sampling_policy(ENV_POLICY)
+def test_with_no_policy_row_otel_traces_sampler_decides(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
-    tracer, exporter = memory_tracer()  # the sampler reads the variables when it is built
+    tracer, exporter = memory_tracer(ENV_POLICY)  # the sampler reads them when it is built
     fraction = kept_fraction(tracer, exporter, USERS_ROUTE, count=4000)
 
     assert 0.21 <= fraction <= 0.29, fraction
