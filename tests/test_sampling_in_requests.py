@@ -1,18 +1,14 @@
 """The sampler on real Django requests (the test process's real telemetry set-up): rules
 match the route template although the span starts before the view runs, forcing by header
-and by API token, and the per-signal export switches."""
+and by API token (a chosen user's new token included)."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from rest_framework.authtoken.models import Token
 
 from telemetry.models import SamplingPolicy, SamplingRule
-from telemetry.sampling_export import SwitchableSpanExporter
 from telemetry.sampling_policy import build_snapshot, current_policy
 from tests.factories import UserFactory
 from tests.sampling_support import sampling_policy_fixture  # noqa: F401
@@ -76,23 +72,6 @@ def test_requests_with_a_chosen_users_token_are_kept(otel, sampling_policy):
     client.get("/api/jobs", HTTP_AUTHORIZATION=f"Token {other_key}")
 
     assert server_spans(otel) == {"GET /api/users": "forced: user"}
-
-
-def test_export_switches_drop_what_is_exported_while_off(sampling_policy):
-    memory = InMemorySpanExporter()
-    exporter = SwitchableSpanExporter(memory)
-    policy = policy_row(1.0, export_traces=False)
-    sampling_policy(build_snapshot(policy))
-    span = TracerProvider().get_tracer("t").start_span("x")
-    span.end()
-
-    assert exporter.export([span]) == SpanExportResult.SUCCESS
-    assert memory.get_finished_spans() == ()
-    policy.export_traces = True
-    policy.save()
-    sampling_policy(build_snapshot(policy))
-    exporter.export([span])
-    assert len(memory.get_finished_spans()) == 1
 
 
 def test_a_chosen_users_new_token_is_announced(sampling_policy, django_capture_on_commit_callbacks):
