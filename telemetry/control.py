@@ -19,6 +19,7 @@ not survive fork), by the first ``ensure_poller()`` or ``snapshot()`` call.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -242,9 +243,15 @@ def _note_failure(name: str, exc: Exception) -> None:
         )
 
 
+# Set at interpreter exit: a daemon poller must not query or log while the process tears
+# down its database connections and logging streams.
+_stopping = threading.Event()
+atexit.register(_stopping.set)
+
+
 def _poll_forever() -> None:
     interval = float(getattr(settings, "TELEMETRY_CONTROL_POLL_SECONDS", 1.0))
-    while True:
+    while not _stopping.is_set():
         started = time.monotonic()
         # Read each time, so a test (or an operator's settings override) can pause it.
         if getattr(settings, "TELEMETRY_CONTROL_ENABLED", True):
@@ -252,4 +259,4 @@ def _poll_forever() -> None:
             # traced, they were most of an idle process's spans (4 root spans a second).
             with suppress_instrumentation():
                 poll_once()
-        time.sleep(max(0.05, interval - (time.monotonic() - started)))
+        _stopping.wait(max(0.05, interval - (time.monotonic() - started)))
