@@ -82,6 +82,7 @@ class AlertEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+
 # Profiling runs have an admin of their own module; importing it registers it.
 import telemetry.sampling_admin  # noqa: E402, F401  (so has the sampling policy)
 from telemetry import profiling_admin  # noqa: E402, F401
