@@ -218,20 +218,47 @@ def _postgres_admin(database_url: str, statement: str) -> None:
         conn.execute(statement)
 
 
-def api_token(base_url: str, stack: Stack, *, email: str = "e2e@example.com") -> str:
-    """Create a staff user in the stack's database and return an API token for it."""
+def create_superuser(stack: Stack, *, email: str | None = None) -> tuple[str, str]:
+    """Create a superuser in the stack's database; return (email, password)."""
+    email = email or f"admin-{uuid.uuid4().hex[:6]}@example.com"
     password = uuid.uuid4().hex
     manage(
         {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password},
-        "createsuperuser",
-        "--noinput",
-        "--email",
-        email,
-        "--name",
-        "E2E",
+        *("createsuperuser", "--noinput", "--email", email, "--name", "Admin"),
     )
+    return email, password
+
+
+def api_token(base_url: str, stack: Stack, *, email: str = "e2e@example.com") -> str:
+    """Create a staff user in the stack's database and return an API token for it."""
+    email, password = create_superuser(stack, email=email)
+    return login_token(base_url, email, password)
+
+
+def login_token(base_url: str, email: str, password: str) -> str:
+    """An API token for these credentials (POST /api/auth/token)."""
     response = httpx.post(
         f"{base_url}/api/auth/token", data={"username": email, "password": password}, timeout=10
     )
     assert response.status_code == 200, response.text
     return response.json()["token"]
+
+
+def admin_session(stack: Stack, base_url: str) -> tuple[httpx.Client, str, str]:
+    """A new superuser logged in through the admin's login form, as a person would (with
+    the CSRF token): (client holding the session cookie, email, password)."""
+    email, password = create_superuser(stack)
+    client = httpx.Client(base_url=base_url, timeout=20, follow_redirects=False)
+    client.get("/admin/login/")
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        data={
+            "username": email,
+            "password": password,
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        headers={"Referer": f"{base_url}/admin/login/"},
+    )
+    assert response.status_code == 302, response.text[:2000]
+    return client, email, password

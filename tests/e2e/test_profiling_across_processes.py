@@ -10,44 +10,14 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 
-from tests.e2e.servers import Stack, api_token, manage
+from tests.e2e.servers import admin_session, api_token
 
 WEB_WORKERS = 2
 POOL_PROCESSES = 2
-
-
-def admin_session(stack: Stack, base_url: str) -> tuple[httpx.Client, str, str]:
-    """A superuser logged in to the admin: (client with session cookie, email, password)."""
-    email = f"admin-{uuid.uuid4().hex[:6]}@example.com"
-    password = uuid.uuid4().hex
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password},
-        "createsuperuser",
-        "--noinput",
-        "--email",
-        email,
-        "--name",
-        "Admin",
-    )
-    client = httpx.Client(base_url=base_url, timeout=20, follow_redirects=False)
-    client.get("/admin/login/")
-    response = client.post(
-        "/admin/login/?next=/admin/",
-        data={
-            "username": email,
-            "password": password,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"],
-            "next": "/admin/",
-        },
-        headers={"Referer": f"{base_url}/admin/login/"},
-    )
-    assert response.status_code == 302, response.text[:2000]
-    return client, email, password
 
 
 def start_run_in_admin(client: httpx.Client, base_url: str, **fields: str) -> int:

@@ -4,7 +4,6 @@ the icicle graph is drawn inline, and it names the run's hottest function."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import httpx
 from selenium.webdriver.common.by import By
@@ -12,25 +11,14 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.browser import browser_available, headless_chromium
-from tests.e2e.servers import manage
+from tests.e2e.servers import create_superuser, login_token
 
 
 def test_the_run_page_shows_its_icicle_graph_in_a_real_browser(stack, tmp_path):
     assert browser_available(), "scripts/test.sh installs Debian's chromium and chromium-driver"
     base_url = stack.start_web()
-    email, password = f"admin-{uuid.uuid4().hex[:6]}@example.com", uuid.uuid4().hex
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password},
-        "createsuperuser",
-        "--noinput",
-        "--email",
-        email,
-        "--name",
-        "Admin",
-    )
-    token = httpx.post(
-        f"{base_url}/api/auth/token", data={"username": email, "password": password}
-    ).json()["token"]
+    email, password = create_superuser(stack)
+    token = login_token(base_url, email, password)
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Token {token}"}, timeout=20)
 
     started = api.post(

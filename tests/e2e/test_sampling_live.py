@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections import Counter
 
 import httpx
 
 from tests.e2e.collector import Collector, Received, otlp_env
-from tests.e2e.servers import Stack, manage
+from tests.e2e.servers import Stack, admin_session, login_token
 from tests.e2e.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
 from tests.e2e.test_jobs_in_a_real_worker import wait_for_job
 
@@ -27,28 +26,8 @@ ADMIN = "/admin/telemetry/samplingpolicy/"
 
 def admin_client(stack: Stack, base_url: str) -> tuple[httpx.Client, str]:
     """A superuser logged in to the admin through its login form, and an API token of his."""
-    email, password = f"admin-{uuid.uuid4().hex[:6]}@example.com", uuid.uuid4().hex
-    manage(
-        {**stack.env, "DJANGO_SUPERUSER_PASSWORD": password},
-        *("createsuperuser", "--noinput", "--email", email, "--name", "Admin"),
-    )
-    client = httpx.Client(base_url=base_url, timeout=20)
-    client.get("/admin/login/")
-    response = client.post(
-        "/admin/login/?next=/admin/",
-        data={
-            "username": email,
-            "password": password,
-            "csrfmiddlewaretoken": client.cookies["csrftoken"],
-        },
-        headers={"Referer": f"{base_url}/admin/login/"},
-    )
-    assert response.status_code == 302, response.text[:2000]
-    response = httpx.post(
-        f"{base_url}/api/auth/token", data={"username": email, "password": password}, timeout=10
-    )
-    assert response.status_code == 200, response.text
-    return client, response.json()["token"]
+    client, email, password = admin_session(stack, base_url)
+    return client, login_token(base_url, email, password)
 
 
 def save_policy(client: httpx.Client, rules: list[tuple[str, str, float]], **fields) -> float:
