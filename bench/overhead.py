@@ -1,0 +1,371 @@
+"""What telemetry costs the service: throughput and latency of the real API under gunicorn,
+with telemetry off, at 100%, 10% and 1% trace sampling, and with the collector unreachable,
+each as a ratio to "telemetry off".
+
+    .venv/bin/python bench/overhead.py [--rounds 3] [--seconds 8] [--output PATH]
+
+The service runs from its own gunicorn.conf.py on 127.0.0.1 (one gthread worker) against a
+fresh migrated database (tests.e2e.servers.prepared_stack: SQLite unless DATABASE_URL is
+set), exporting OTLP/gRPC to a live rotel-agent on 127.0.0.1. The load comes from `wrk` in
+its own process. Every round starts the service once per mode (modes are environment
+variables read at start-up), in an order rotated each round, warms it up and drives every
+endpoint; each ratio is taken against the "off" run of the same round, so that drift on a
+shared machine cancels out as far as it can, and the spread (min-max over rounds) is printed
+next to the median. Results are written as JSON (--output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.e2e.collector import ROTEL_AGENT, _accepts  # noqa: E402
+from tests.e2e.servers import Stack, api_token, free_port, prepared_stack  # noqa: E402
+
+# Everything a mode sets on top of the common environment. The collector's endpoint is
+# filled in at run time ("{collector}", "{closed}": a port nothing listens on).
+_FULL = {"OTEL_EXPORTER_OTLP_ENDPOINT": "{collector}"}
+
+
+def _ratio(arg: str) -> dict[str, str]:
+    return {
+        **_FULL,
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": arg,
+    }
+
+
+MODES: dict[str, dict[str, str]] = {
+    "off": {"OTEL_SDK_DISABLED": "true"},
+    "full 100%": {**_FULL, "OTEL_TRACES_SAMPLER": "parentbased_always_on"},
+    "full 10%": _ratio("0.1"),
+    "full 1%": _ratio("0.01"),
+    "collector down": {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "{closed}",
+        "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+    },
+}
+BASELINE = "off"
+ENDPOINTS = ("GET /", "GET /api/users", "POST /api/process")
+PROCESS_BODY = {"data": "The quick brown fox jumps over the lazy dog. " * 8}
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class Sample:
+    """One wrk run: requests per second and latency percentiles in milliseconds."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def parse_wrk(output: str) -> Sample:
+    """Parse `wrk --latency` output (latencies come as 812.00us, 3.41ms or 1.02s)."""
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    count = re.search(r"(\d+) requests in", output)
+    if not rate or not count:
+        raise ValueError(f"not wrk --latency output:\n{output}")
+    percentiles = {
+        pct: float(value) * _UNITS[unit]
+        for pct, value, unit in re.findall(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    }
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Sample(
+        rps=float(rate.group(1)),
+        p50_ms=percentiles["50"],
+        p99_ms=percentiles["99"],
+        requests=int(count.group(1)),
+        errors=errors,
+    )
+
+
+def wrk_script(method: str, token: str, body: dict | None) -> str:
+    """A wrk Lua script: the method, the token and (for POST) a JSON body."""
+    lines = [f'wrk.method = "{method}"', f'wrk.headers["Authorization"] = "Token {token}"']
+    if body is not None:
+        lines += [
+            f"wrk.body = '{json.dumps(body)}'",
+            'wrk.headers["Content-Type"] = "application/json"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def run_wrk(url: str, script: Path, seconds: int, connections: int) -> Sample:
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed:\n{done.stdout}{done.stderr}")
+    sample = parse_wrk(done.stdout)
+    # Errors would make a mode look fast (a 429 or 500 is cheap): fail rather than report.
+    if sample.errors:
+        raise RuntimeError(f"errors under load at {url}:\n{done.stdout}")
+    return sample
+
+
+@contextlib.contextmanager
+def rotel(log_dir: Path) -> Iterator[str]:
+    """rotel-agent on 127.0.0.1 receiving OTLP/gRPC and dropping it (blackhole exporter).
+
+    Not tests.e2e.collector.Collector: that one prints every item it receives in detail,
+    which at thousands of spans a second would take a core from the service measured.
+    """
+    port = free_port()
+    log = (log_dir / "rotel.log").open("wb")
+    popen = subprocess.Popen(
+        [
+            str(ROTEL_AGENT),
+            "start",
+            "--otlp-grpc-endpoint",
+            f"127.0.0.1:{port}",
+            "--otlp-http-endpoint",
+            f"127.0.0.1:{free_port()}",
+            "--exporter",
+            "blackhole",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=log_dir,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not _accepts(port):
+            if popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"rotel-agent did not start: {(log_dir / 'rotel.log').read_text()}"
+                )
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        popen.terminate()
+        try:
+            popen.wait(10)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait(5)
+        log.close()
+
+
+def seed(base_url: str, stack: Stack, users: int) -> str:
+    """A staff user (whose token the load uses) and a few more users for /api/users to list."""
+    token = api_token(base_url, stack, email="bench@example.com")
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Token {token}"}) as api:
+        for n in range(users):
+            api.post(
+                "/api/users",
+                json={
+                    "email": f"user{n}@example.com",
+                    "name": f"User {n}",
+                    "password": f"pw-{n}-x9Kq!zz",
+                },
+                timeout=10,
+            ).raise_for_status()
+    return token
+
+
+def worker_pid(master_pid: int) -> int:
+    """The pid of gunicorn's (single) worker, from /proc: for CPU time, and for py-spy."""
+    for task in Path(f"/proc/{master_pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        if children:
+            return int(children[0])
+    raise RuntimeError(f"gunicorn master {master_pid} has no worker")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used so far, from /proc.
+
+    Unlike throughput, CPU per request hardly depends on what else the machine runs: on a
+    shared machine it is the steadier measure of what telemetry costs.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summarize(results: list[dict], modes: list[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per mode and endpoint: medians of rps, p50, p99 and worker CPU ms per request, and
+    their ratios to the baseline of the same round (throughput: median, min, max)."""
+    by_key = {(r["round"], r["mode"], r["endpoint"]): r for r in results}
+    rounds = sorted({r["round"] for r in results})
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for mode in modes:
+        summary[mode] = {}
+        for endpoint in ENDPOINTS:
+            runs = [by_key[(n, mode, endpoint)] for n in rounds if (n, mode, endpoint) in by_key]
+            bases = [by_key.get((r["round"], BASELINE, endpoint)) for r in runs]
+            ratios = [r["rps"] / b["rps"] for r, b in zip(runs, bases, strict=True) if b]
+            p99s = [r["p99_ms"] / b["p99_ms"] for r, b in zip(runs, bases, strict=True) if b]
+            # baseline CPU / mode CPU: the throughput the mode's CPU cost alone would allow.
+            cpus = [b["cpu_ms"] / r["cpu_ms"] for r, b in zip(runs, bases, strict=True) if b]
+            if not runs:
+                continue
+            summary[mode][endpoint] = {
+                "rps": statistics.median(r["rps"] for r in runs),
+                "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                "ratio": statistics.median(ratios) if ratios else float("nan"),
+                "ratio_min": min(ratios, default=float("nan")),
+                "ratio_max": max(ratios, default=float("nan")),
+                "p99_ratio": statistics.median(p99s) if p99s else float("nan"),
+                "cpu_ms": statistics.median(r["cpu_ms"] for r in runs),
+                "cpu_ratio": statistics.median(cpus) if cpus else float("nan"),
+                "cpu_ratio_min": min(cpus, default=float("nan")),
+                "cpu_ratio_max": max(cpus, default=float("nan")),
+            }
+    return summary
+
+
+def print_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
+    print(
+        f"\n{'mode':<15} {'endpoint':<18} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f" {'ratio':>6} {'min-max':>11} {'p99 x':>6} {'CPU ms':>7} {'CPU ratio':>9} {'min-max':>11}"
+    )
+    for mode, endpoints in summary.items():
+        for endpoint, s in endpoints.items():
+            print(
+                f"{mode:<15} {endpoint:<18} {s['rps']:8.1f} {s['p50_ms']:7.2f} {s['p99_ms']:7.2f}"
+                f" {s['ratio']:6.3f} {s['ratio_min']:5.3f}-{s['ratio_max']:5.3f}"
+                f" {s['p99_ratio']:6.2f} {s['cpu_ms']:7.3f} {s['cpu_ratio']:9.3f}"
+                f" {s['cpu_ratio_min']:5.3f}-{s['cpu_ratio_max']:5.3f}"
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of load before measuring")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--users", type=int, default=20, help="users created for /api/users")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "overhead.json")
+    args = parser.parse_args()
+    modes = [BASELINE] + [m for m in args.modes if m != BASELINE]
+
+    results: list[dict] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="overhead-bench-") as tmp_name,
+        prepared_stack(Path(tmp_name)) as stack,
+        rotel(Path(tmp_name)) as collector,
+    ):
+        tmp = Path(tmp_name)
+        endpoints = {"{collector}": collector, "{closed}": f"http://127.0.0.1:{free_port()}"}
+        common = {
+            "GUNICORN_WORKERS": "1",
+            # POST /api/process calls this same service downstream: with every connection
+            # waiting on a downstream call, the worker still needs a thread to answer it.
+            "GUNICORN_THREADS": str(2 * args.connections),
+            "GUNICORN_ACCESS_LOG": "false",
+            "API_THROTTLE_USER": "100000000/min",
+            "API_THROTTLE_ANON": "100000000/min",
+        }
+        # The users and the token live in the database, so every mode's server shares them.
+        base_url = stack.start_web(**common, OTEL_SDK_DISABLED="true")
+        token = seed(base_url, stack, args.users)
+        stack.stop()
+        scripts = {}
+        for endpoint in ENDPOINTS:
+            method, path = endpoint.split(" ")
+            script = tmp / f"{method.lower()}{path.replace('/', '_')}.lua"
+            script.write_text(wrk_script(method, token, PROCESS_BODY if method == "POST" else None))
+            scripts[endpoint] = (path, script)
+
+        print(
+            f"wrk: {args.connections} connections, {args.seconds}s per endpoint;"
+            f" service: 1 gunicorn gthread worker x {common['GUNICORN_THREADS']} threads;"
+            f" {args.rounds} rounds x {len(modes)} modes x {len(ENDPOINTS)} endpoints"
+        )
+        for round_index in range(args.rounds):
+            shift = round_index % len(modes)
+            for mode in modes[shift:] + modes[:shift]:
+                env = {k: endpoints.get(v, v) for k, v in MODES[mode].items()}
+                base_url = stack.start_web(**common, **env)
+                master = stack.processes[-1].popen.pid
+                worker = worker_pid(master)
+                print(f"round {round_index + 1} {mode}: worker pid {worker}", flush=True)
+                for endpoint in ENDPOINTS:
+                    path, script = scripts[endpoint]
+                    # First requests import and cache things; the measured run starts warm.
+                    run_wrk(f"{base_url}{path}", script, args.warmup, args.connections)
+                    cpu_before = cpu_seconds(worker)
+                    sample = run_wrk(f"{base_url}{path}", script, args.seconds, args.connections)
+                    cpu_ms = (cpu_seconds(worker) - cpu_before) * 1000 / max(sample.requests, 1)
+                    results.append(
+                        {
+                            "round": round_index + 1,
+                            "mode": mode,
+                            "endpoint": endpoint,
+                            **asdict(sample),
+                            "cpu_ms": cpu_ms,
+                        }
+                    )
+                    print(
+                        f"  {endpoint:<18} {sample.rps:8.1f} req/s"
+                        f"  p50 {sample.p50_ms:6.2f} ms  p99 {sample.p99_ms:6.2f} ms"
+                        f"  worker CPU {cpu_ms:6.3f} ms/request",
+                        flush=True,
+                    )
+                stack.stop()
+
+    summary = summarize(results, modes)
+    print_table(summary)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        json.dumps(
+            {
+                "settings": {k: v for k, v in vars(args).items() if k != "output"},
+                "modes": {m: MODES[m] for m in modes},
+                "summary": summary,
+                "runs": results,
+            },
+            indent=2,
+        )
+    )
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
