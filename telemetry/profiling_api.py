@@ -96,7 +96,7 @@ class ProfilingRunListApi(APIView):
         operation_id="profiling_runs_start",
         request=OpenApiTypes.OBJECT,
         responses={201: OpenApiTypes.OBJECT},
-        summary="Start a profiling run (fields as in README-profiling.md)",
+        summary="Start a profiling run (fields as in docs/profiling.md)",
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
