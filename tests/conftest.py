@@ -4,6 +4,7 @@ import logging
 import uuid
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
@@ -28,6 +29,14 @@ def anon_client() -> APIClient:
 def user_client(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def staff_session(staff) -> Client:
+    """A browser-like client logged in to the admin as a superuser."""
+    client = Client()
+    client.force_login(staff)
     return client
 
 

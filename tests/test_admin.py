@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from processing.models import ProcessingJob
 from tests.factories import UserFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client_(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 def test_the_login_page_renders_with_its_styles(client):
@@ -33,15 +25,15 @@ def test_non_staff_are_sent_to_login(client, user):
     assert "/admin/login/" in response["Location"]
 
 
-def test_staff_list_and_search_users(admin_client_):
+def test_staff_list_and_search_users(staff_session):
     UserFactory(email="findme@example.com")
-    response = admin_client_.get("/admin/users/user/", {"q": "findme"})
+    response = staff_session.get("/admin/users/user/", {"q": "findme"})
     assert response.status_code == 200
     assert b"findme@example.com" in response.content
 
 
-def test_staff_add_a_user_through_the_admin_form(admin_client_):
-    response = admin_client_.post(
+def test_staff_add_a_user_through_the_admin_form(staff_session):
+    response = staff_session.post(
         "/admin/users/user/add/",
         {
             "email": "Added@Example.com",
@@ -56,10 +48,10 @@ def test_staff_add_a_user_through_the_admin_form(admin_client_):
     assert added.check_password("pa55-Word-x9")
 
 
-def test_the_admin_add_form_shows_a_duplicate_email_next_to_the_field(admin_client_):
+def test_the_admin_add_form_shows_a_duplicate_email_next_to_the_field(staff_session):
     UserFactory(email="dupe@example.com")
     before = User.objects.count()
-    response = admin_client_.post(
+    response = staff_session.post(
         "/admin/users/user/add/",
         {
             "email": "DUPE@example.com",
@@ -75,17 +67,17 @@ def test_the_admin_add_form_shows_a_duplicate_email_next_to_the_field(admin_clie
     assert User.objects.count() == before
 
 
-def test_staff_list_filter_and_inspect_jobs(admin_client_):
+def test_staff_list_filter_and_inspect_jobs(staff_session):
     failed = ProcessingJob.objects.create(data="x", status="failed", error="boom", attempts=4)
     ProcessingJob.objects.create(data="y", status="succeeded")
-    listing = admin_client_.get("/admin/processing/processingjob/", {"status__exact": "failed"})
+    listing = staff_session.get("/admin/processing/processingjob/", {"status__exact": "failed"})
     assert listing.status_code == 200
     assert str(failed.pk).encode() in listing.content
     assert listing.context["cl"].result_count == 1
-    detail = admin_client_.get(f"/admin/processing/processingjob/{failed.pk}/change/")
+    detail = staff_session.get(f"/admin/processing/processingjob/{failed.pk}/change/")
     assert detail.status_code == 200
     assert b"boom" in detail.content
 
 
-def test_jobs_cannot_be_added_in_the_admin(admin_client_):
-    assert admin_client_.get("/admin/processing/processingjob/add/").status_code == 403
+def test_jobs_cannot_be_added_in_the_admin(staff_session):
+    assert staff_session.get("/admin/processing/processingjob/add/").status_code == 403

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pstats
 
 import pytest
-from django.test import Client
 
 from telemetry import profiling_agent
 from telemetry.models import ProfilingRun
@@ -15,13 +14,6 @@ from tests.profiling_support import profiling_state, start_run  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/telemetry/profilingrun/add/"
-
-
-@pytest.fixture
-def admin_client_(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 def start_form(**fields):
@@ -37,8 +29,8 @@ def start_form(**fields):
     }
 
 
-def test_it_starts_a_run_from_the_form_with_the_default_limits(admin_client_, staff, settings):
-    response = admin_client_.post(ADD_URL, start_form(route_pattern="^/api/"))
+def test_it_starts_a_run_from_the_form_with_the_default_limits(staff_session, staff, settings):
+    response = staff_session.post(ADD_URL, start_form(route_pattern="^/api/"))
     assert response.status_code == 302
     run = ProfilingRun.objects.get()
     assert run.status == ProfilingRun.Status.RUNNING
@@ -62,8 +54,8 @@ def test_it_starts_a_run_from_the_form_with_the_default_limits(admin_client_, st
         ({"starts_at_0": "not a date", "starts_at_1": "x"}, "starts_at", ""),
     ],
 )
-def test_it_rejects_bad_input_with_field_errors(admin_client_, fields, field, message):
-    response = admin_client_.post(ADD_URL, start_form(**fields))
+def test_it_rejects_bad_input_with_field_errors(staff_session, fields, field, message):
+    response = staff_session.post(ADD_URL, start_form(**fields))
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert field in errors, errors
@@ -71,8 +63,8 @@ def test_it_rejects_bad_input_with_field_errors(admin_client_, fields, field, me
     assert not ProfilingRun.objects.exists()
 
 
-def test_a_later_start_time_schedules_the_run(admin_client_):
-    response = admin_client_.post(
+def test_a_later_start_time_schedules_the_run(staff_session):
+    response = staff_session.post(
         ADD_URL, start_form(starts_at_0="2999-01-01", starts_at_1="10:00:00")
     )
     assert response.status_code == 302
@@ -81,9 +73,9 @@ def test_a_later_start_time_schedules_the_run(admin_client_):
     assert run.started_at is None
 
 
-def test_the_stop_action_cancels_active_runs(admin_client_):
+def test_the_stop_action_cancels_active_runs(staff_session):
     running = start_run()
-    response = admin_client_.post(
+    response = staff_session.post(
         "/admin/telemetry/profilingrun/",
         {"action": "stop_runs", "_selected_action": [running.pk]},
     )
@@ -93,17 +85,17 @@ def test_the_stop_action_cancels_active_runs(admin_client_):
     assert running.status_reason == "stopped"
 
 
-def test_the_stop_button_cancels_the_run(admin_client_):
+def test_the_stop_button_cancels_the_run(staff_session):
     run = start_run()
-    response = admin_client_.post(f"/admin/telemetry/profilingrun/{run.pk}/stop/")
+    response = staff_session.post(f"/admin/telemetry/profilingrun/{run.pk}/stop/")
     assert response.status_code == 302
     run.refresh_from_db()
     assert run.status == ProfilingRun.Status.CANCELLED
 
 
-def test_start_again_copies_the_settings(admin_client_):
+def test_start_again_copies_the_settings(staff_session):
     first = start_run(route_pattern="^/api/x", sample_every=7)
-    admin_client_.post(
+    staff_session.post(
         "/admin/telemetry/profilingrun/",
         {"action": "start_again", "_selected_action": [first.pk]},
     )
@@ -112,12 +104,12 @@ def test_start_again_copies_the_settings(admin_client_):
     assert again.status == ProfilingRun.Status.RUNNING
 
 
-def test_the_run_page_shows_top_functions_picture_and_traces(admin_client_, client, settings):
+def test_the_run_page_shows_top_functions_picture_and_traces(staff_session, client, settings):
     settings.TRACE_VIEWER_URL = "http://jaeger.example:16686/trace/{trace_id}"
     run = start_run()
     client.post("/api/downstream/enrich", {"words": 3, "sha256": "cd" * 32}, "application/json")
     profiling_agent.tick()
-    response = admin_client_.get(f"/admin/telemetry/profilingrun/{run.pk}/change/")
+    response = staff_session.get(f"/admin/telemetry/profilingrun/{run.pk}/change/")
     assert response.status_code == 200
     page = response.content.decode()
     assert "<svg" in page and 'class="frame"' in page
@@ -128,30 +120,30 @@ def test_the_run_page_shows_top_functions_picture_and_traces(admin_client_, clie
         assert f"http://jaeger.example:16686/trace/{result.trace_ids[0]}" in page
 
 
-def test_the_downloads_load_with_pstats_and_look_like_callgrind(admin_client_, client, tmp_path):
+def test_the_downloads_load_with_pstats_and_look_like_callgrind(staff_session, client, tmp_path):
     run = start_run()
     client.post("/api/downstream/enrich", {"words": 3, "sha256": "cd" * 32}, "application/json")
     profiling_agent.tick()
-    pstat = admin_client_.get(f"/admin/telemetry/profilingrun/{run.pk}/download/pstat/")
+    pstat = staff_session.get(f"/admin/telemetry/profilingrun/{run.pk}/download/pstat/")
     assert pstat.status_code == 200
     assert "attachment" in pstat["Content-Disposition"]
     path = tmp_path / "run.pstat"
     path.write_bytes(pstat.content)
     names = {name for (_, _, name) in pstats.Stats(str(path)).stats}
     assert "DownstreamEnrichApi.post" in names
-    callgrind = admin_client_.get(f"/admin/telemetry/profilingrun/{run.pk}/download/callgrind/")
+    callgrind = staff_session.get(f"/admin/telemetry/profilingrun/{run.pk}/download/callgrind/")
     assert callgrind.status_code == 200
     assert callgrind.content.startswith(b"# callgrind format\nversion: 1\n")
-    bad = admin_client_.get(f"/admin/telemetry/profilingrun/{run.pk}/download/pprof/")
+    bad = staff_session.get(f"/admin/telemetry/profilingrun/{run.pk}/download/pprof/")
     assert bad.status_code == 404
 
 
-def test_the_page_of_a_run_past_its_duration_shows_it_finished(admin_client_):
+def test_the_page_of_a_run_past_its_duration_shows_it_finished(staff_session):
     run = start_run(max_duration_seconds=1)
     ProfilingRun.objects.filter(pk=run.pk).update(
         started_at=run.started_at.replace(year=run.started_at.year - 1)
     )
-    response = admin_client_.get(f"/admin/telemetry/profilingrun/{run.pk}/change/")
+    response = staff_session.get(f"/admin/telemetry/profilingrun/{run.pk}/change/")
     assert response.status_code == 200
     run.refresh_from_db()
     assert run.status == ProfilingRun.Status.FINISHED

@@ -8,7 +8,6 @@ import logging
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.test import Client
 
 from telemetry import control
 from telemetry.control import FileVersionStore
@@ -19,13 +18,6 @@ from tests.sampling_support import sampling_policy_fixture  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/telemetry/samplingpolicy/add/"
-
-
-@pytest.fixture
-def admin_client_(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
 
 
 @pytest.fixture
@@ -57,10 +49,10 @@ def policy_form(*rules: dict, **fields) -> dict:
 
 
 def test_it_saves_the_policy_announces_it_and_records_who(
-    admin_client_, staff, sampling_policy, version_store, django_capture_on_commit_callbacks
+    staff_session, staff, sampling_policy, version_store, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_.post(
+        response = staff_session.post(
             ADD_URL,
             policy_form(
                 {"pattern": r"^GET /api/users/\{user_id\}$", "ratio": "0.1"},
@@ -82,21 +74,21 @@ def test_it_saves_the_policy_announces_it_and_records_who(
     assert in_force.for_task_span("run/processing.process_job").ratio == 1.0
     assert LogEntry.objects.filter(user=staff, object_id=str(policy.pk)).exists()
 
-    page = admin_client_.get(f"/admin/telemetry/samplingpolicy/{policy.pk}/change/")
+    page = staff_session.get(f"/admin/telemetry/samplingpolicy/{policy.pk}/change/")
     assert "default 0.25" in page.content.decode()  # the policy in force, on the page
-    history = admin_client_.get(f"/admin/telemetry/samplingpolicy/{policy.pk}/history/")
+    history = staff_session.get(f"/admin/telemetry/samplingpolicy/{policy.pk}/history/")
     assert staff.email in history.content.decode()
-    assert admin_client_.get(ADD_URL).status_code == 403  # one policy
+    assert staff_session.get(ADD_URL).status_code == 403  # one policy
 
 
 def test_deleting_the_policy_returns_to_the_environments_sampler(
-    admin_client_, sampling_policy, version_store, django_capture_on_commit_callbacks
+    staff_session, sampling_policy, version_store, django_capture_on_commit_callbacks
 ):
     policy = SamplingPolicy.objects.create(default_ratio=0.5)
     policy_channel.reload()
     assert not current_policy().from_env
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_.post(
+        response = staff_session.post(
             f"/admin/telemetry/samplingpolicy/{policy.pk}/delete/", {"post": "yes"}
         )
     assert response.status_code == 302
@@ -117,9 +109,9 @@ def test_deleting_the_policy_returns_to_the_environments_sampler(
     ],
 )
 def test_it_rejects_bad_input_with_field_errors(
-    admin_client_, sampling_policy, fields, rule, message
+    staff_session, sampling_policy, fields, rule, message
 ):
-    response = admin_client_.post(ADD_URL, policy_form(*([rule] if rule else []), **fields))
+    response = staff_session.post(ADD_URL, policy_form(*([rule] if rule else []), **fields))
 
     assert response.status_code == 200
     assert message in response.content.decode()
