@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
+from django.db import connection
 
 
 def test_index_names_the_service_and_links(anon_client, settings):
@@ -31,13 +34,19 @@ def test_health_refuses_post(anon_client):
 
 
 @pytest.mark.django_db
-def test_metrics_exposes_prometheus_series(anon_client):
-    anon_client.get("/health")
+def test_metrics_exposes_database_series_and_no_request_timing(anon_client, user):
+    anon_client.get("/api/users")  # a request that runs queries
     response = anon_client.get("/metrics")
     assert response.status_code == 200
     text = response.content.decode()
-    assert "# TYPE django_http_requests_total_by_method_total counter" in text
-    assert 'django_http_responses_total_by_status_total{status="200"}' in text
+    vendor = connection.vendor
+    executed = re.search(
+        rf'^django_db_execute_total\{{alias="default",vendor="{vendor}"\}} (\d+)', text, re.M
+    )
+    assert executed and float(executed.group(1)) > 0, text
+    assert "# TYPE django_db_query_duration_seconds histogram" in text
+    # Requests are timed once, by OpenTelemetry (http.server.request.duration over OTLP).
+    assert "django_http_requests" not in text
 
 
 @pytest.mark.django_db
