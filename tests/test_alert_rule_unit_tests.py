@@ -44,11 +44,18 @@ def test_the_unit_tests_catch_a_changed_threshold(tmp_path):
     assert not outcome.ok and "HighErrorRate" in outcome.output
 
 
-def test_the_prometheus_configuration_is_valid():
+def test_the_prometheus_configuration_is_valid(tmp_path):
+    # The same layout as the container's /etc/prometheus: the exported rules beside the config
+    # and the scrape token file it names (promtool checks that the file exists).
+    shutil.copy(DEPLOY / "prometheus.yml", tmp_path)
+    shutil.copytree(DEPLOY / "rules", tmp_path / "rules")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "metrics_token").write_text("not-a-real-token\n")
     done = subprocess.run(
-        ["promtool", "check", "config", str(DEPLOY / "prometheus.yml")],
+        ["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "alert_rules.yml" in done.stdout  # the rule files were found and checked too
