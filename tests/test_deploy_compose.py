@@ -7,6 +7,7 @@ No Docker engine is needed (nor available here): the file is parsed as YAML and 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -342,3 +343,30 @@ class TestDockerfile:
         assert "!deploy/" not in ignore and "!.env" not in ignore and "!var/" not in ignore
         for needed in ("manage.py", "requirements.lock", "pyproject.toml"):
             assert f"!{needed}" in ignore
+
+
+def test_the_local_stack_renders_configurations_its_tools_accept(tmp_path):
+    """deploy/local/run-stack.sh --check: the compose configurations with 127.0.0.1 targets,
+    accepted by promtool and amtool (Debian's, as the script runs them)."""
+    done = subprocess.run(
+        ["bash", str(DEPLOY / "local" / "run-stack.sh"), "--check"],
+        env={**os.environ, "STACK_DIR": str(tmp_path), "PORT": "18000"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    prometheus = yaml.safe_load((tmp_path / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]
+    }
+    assert targets == {"observability-site": ["127.0.0.1:18000"], "prometheus": ["127.0.0.1:9090"]}
+    alertmanager = yaml.safe_load((tmp_path / "alertmanager" / "alertmanager.yml").read_text())
+    for receiver in alertmanager["receivers"]:
+        for webhook in receiver["webhook_configs"]:
+            assert webhook["url"].startswith("http://127.0.0.1:18000/")
+    service_env = (tmp_path / "service.env").read_text()
+    token = re.search(r"^METRICS_BEARER_TOKEN=([0-9a-f]{48})$", service_env, re.M).group(1)
+    assert (tmp_path / "prometheus" / "secrets" / "metrics_token").read_text() == token
+    assert (tmp_path / "service.env").stat().st_mode & 0o077 == 0

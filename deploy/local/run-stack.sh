@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The parts of the backend stack that run without Docker, for development next to `make run`.
+# Everything binds 127.0.0.1 and keeps its data under var/stack/:
+#   Alertmanager  Debian's prometheus-alertmanager         http://127.0.0.1:9093
+#   Prometheus    Debian trixie's 2.53, fetched and verified by scripts/fetch_prometheus.sh
+#                 http://127.0.0.1:9090; it scrapes the service's /metrics and evaluates the
+#                 exported rules. It cannot take the OpenTelemetry metrics: Debian builds
+#                 Prometheus without the OTLP receiver (2.53.3+ds1 rejects
+#                 --enable-feature=otlp-write-receiver as unknown and answers 404 on
+#                 /api/v1/otlp/v1/metrics; bookworm's 2.42 predates it). Those series
+#                 (http_server_request_duration_seconds_* ...) need the compose stack.
+#   collector     rotel-agent (PyPI `rotel`, a dev dependency): OTLP gRPC 127.0.0.1:4317 and
+#                 HTTP 127.0.0.1:4318. It has no Jaeger, Prometheus or Elasticsearch exporter, so
+#                 traces, metrics and logs end in its log (var/stack/rotel/rotel.log).
+# The configurations are the compose stack's (deploy/prometheus/prometheus.yml and
+# deploy/alertmanager/alertmanager.yml) with local addresses, checked by promtool and amtool.
+#
+#   bash deploy/local/run-stack.sh            # start; Ctrl-C stops all three
+#   bash deploy/local/run-stack.sh --check    # only render and check the configurations
+#
+# Then, in another terminal, the service with the settings this script wrote:
+#   set -a; . var/stack/service.env; set +a; make run
+# Ports: PORT (the service, 8000), PROMETHEUS_PORT, ALERTMANAGER_PORT, OTLP_GRPC_PORT,
+# OTLP_HTTP_PORT; STACK_DIR moves var/stack.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BIN=${BIN:-$ROOT/.venv/bin}
+STACK=${STACK_DIR:-$ROOT/var/stack}
+PORT=${PORT:-8000}
+PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+ALERTMANAGER_PORT=${ALERTMANAGER_PORT:-9093}
+OTLP_GRPC_PORT=${OTLP_GRPC_PORT:-4317}
+OTLP_HTTP_PORT=${OTLP_HTTP_PORT:-4318}
+CHECK_ONLY=false
+[ "${1:-}" = "--check" ] && CHECK_ONLY=true
+
+fail() { echo "run-stack: $*" >&2; exit 1; }
+
+ALERTMANAGER=$(command -v prometheus-alertmanager || command -v alertmanager) \
+    || fail "no Alertmanager: apt-get install prometheus-alertmanager"
+command -v promtool >/dev/null || fail "no promtool: apt-get install prometheus"
+command -v amtool >/dev/null || fail "no amtool: apt-get install prometheus-alertmanager"
+[ -x "$BIN/python" ] || fail "no $BIN/python: run make install first"
+
+mkdir -p "$STACK"/prometheus/secrets "$STACK"/alertmanager/secrets "$STACK"/rotel
+chmod 700 "$STACK"/prometheus/secrets "$STACK"/alertmanager/secrets
+
+# The tokens the service and the stack share: made once, kept in var/stack/service.env (0600),
+# with the telemetry settings for `make run`.
+if [ ! -f "$STACK/service.env" ]; then
+    token() { "$BIN/python" -c 'import secrets; print(secrets.token_hex(24))'; }
+    (
+        umask 077
+        cat >"$STACK/service.env" <<EOF
+# Written by deploy/local/run-stack.sh: the service's settings for the local stack.
+# Use:  set -a; . var/stack/service.env; set +a; make run
+OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$OTLP_GRPC_PORT
+OTEL_METRIC_EXPORT_INTERVAL=15000
+METRICS_BEARER_TOKEN=$(token)
+ALERTMANAGER_WEBHOOK_TOKEN=$(token)
+PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+EOF
+    )
+fi
+METRICS_BEARER_TOKEN=$(sed -n 's/^METRICS_BEARER_TOKEN=//p' "$STACK/service.env")
+ALERTMANAGER_WEBHOOK_TOKEN=$(sed -n 's/^ALERTMANAGER_WEBHOOK_TOKEN=//p' "$STACK/service.env")
+printf '%s' "$METRICS_BEARER_TOKEN" >"$STACK/prometheus/secrets/metrics_token"
+printf '%s' "$ALERTMANAGER_WEBHOOK_TOKEN" >"$STACK/alertmanager/secrets/webhook_token"
+# No Slack or PagerDuty from a development machine: their notifications go to a closed port.
+DEAD_URL="http://127.0.0.1:9/not-sent"
+printf '%s' "$DEAD_URL" >"$STACK/alertmanager/secrets/slack_webhook_url"
+printf '%s' "local-routing-key" >"$STACK/alertmanager/secrets/pagerduty_routing_key"
+
+# The compose stack's configurations with this machine's addresses (targets by job name).
+"$BIN/python" - "$ROOT" "$STACK" "$PORT" "$PROMETHEUS_PORT" "$ALERTMANAGER_PORT" "$DEAD_URL" <<'PY'
+import sys
+from pathlib import Path
+
+import yaml
+
+root, stack = Path(sys.argv[1]), Path(sys.argv[2])
+port, prometheus_port, alertmanager_port, dead_url = sys.argv[3:7]
+
+config = yaml.safe_load((root / "deploy/prometheus/prometheus.yml").read_text())
+config["rule_files"] = [str(root / "deploy/prometheus/rules/*.yml")]
+config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
+    f"127.0.0.1:{alertmanager_port}"
+]
+targets = {
+    "observability-site": f"127.0.0.1:{port}",
+    "prometheus": f"127.0.0.1:{prometheus_port}",
+}
+# rotel has no Prometheus endpoint of its own: the collector job is the compose stack's only.
+config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in targets]
+for job in config["scrape_configs"]:
+    job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+(stack / "prometheus/prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+config = yaml.safe_load((root / "deploy/alertmanager/alertmanager.yml").read_text())
+secrets = stack / "alertmanager/secrets"
+for receiver in config["receivers"]:
+    for webhook in receiver.get("webhook_configs", []):
+        webhook["url"] = webhook["url"].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        webhook["http_config"]["authorization"]["credentials_file"] = str(secrets / "webhook_token")
+    for slack in receiver.get("slack_configs", []):
+        slack["api_url_file"] = str(secrets / "slack_webhook_url")
+    for pagerduty in receiver.get("pagerduty_configs", []):
+        pagerduty["routing_key_file"] = str(secrets / "pagerduty_routing_key")
+        pagerduty["url"] = dead_url
+(stack / "alertmanager/alertmanager.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+PY
+
+promtool check config "$STACK/prometheus/prometheus.yml"
+amtool check-config "$STACK/alertmanager/alertmanager.yml"
+if $CHECK_ONLY; then
+    echo "configurations in $STACK are valid"
+    exit 0
+fi
+
+PROMETHEUS=${PROMETHEUS:-$(bash "$ROOT/scripts/fetch_prometheus.sh")/prometheus}
+ROTEL=$("$BIN/python" -c 'import pathlib, rotel; print(pathlib.Path(rotel.__file__).parent / "rotel-agent")')
+[ -x "$ROTEL" ] || fail "no rotel-agent in $BIN: run make install first"
+
+pids=()
+stop() {
+    trap - EXIT INT TERM
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    echo "stack stopped"
+}
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
+
+"$ALERTMANAGER" \
+    --config.file="$STACK/alertmanager/alertmanager.yml" \
+    --storage.path="$STACK/alertmanager/data" \
+    --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" \
+    --cluster.listen-address= \
+    >"$STACK/alertmanager/alertmanager.log" 2>&1 &
+pids+=($!)
+
+"$PROMETHEUS" \
+    --config.file="$STACK/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$STACK/prometheus/data" \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    --web.enable-lifecycle \
+    --enable-feature=exemplar-storage \
+    >"$STACK/prometheus/prometheus.log" 2>&1 &
+pids+=($!)
+
+(cd "$STACK/rotel" && exec "$ROTEL" start \
+    --otlp-grpc-endpoint "127.0.0.1:$OTLP_GRPC_PORT" \
+    --otlp-http-endpoint "127.0.0.1:$OTLP_HTTP_PORT" \
+    --exporter blackhole \
+    --debug-log traces --debug-log metrics --debug-log logs --debug-log-verbosity basic \
+    >"$STACK/rotel/rotel.log" 2>&1) &
+pids+=($!)
+
+ready() {  # ready NAME URL: wait up to 30 s for a 2xx
+    for _ in $(seq 60); do
+        curl -fsS -o /dev/null "$2" 2>/dev/null && return 0
+        sleep 0.5
+    done
+    fail "$1 is not ready at $2; see the logs in $STACK"
+}
+ready Alertmanager "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready"
+ready Prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
+for _ in $(seq 60); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$OTLP_GRPC_PORT") 2>/dev/null && break
+    sleep 0.5
+done
+
+cat <<EOF
+Local stack running (data and logs in $STACK; Ctrl-C stops it):
+  Prometheus    http://127.0.0.1:$PROMETHEUS_PORT  (the service's /metrics and the alert rules)
+  Alertmanager  http://127.0.0.1:$ALERTMANAGER_PORT
+  collector     OTLP 127.0.0.1:$OTLP_GRPC_PORT (gRPC), 127.0.0.1:$OTLP_HTTP_PORT (HTTP); what it received: $STACK/rotel/rotel.log
+Start the service in another terminal:
+  set -a; . $STACK/service.env; set +a; make run
+EOF
+wait -n "${pids[@]}"
+fail "a process of the stack exited; see the logs in $STACK"
