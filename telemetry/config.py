@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from observability_site.env import envbool, envint
 SIGNALS = ("traces", "metrics", "logs")
 PROTOCOLS = ("grpc", "http/protobuf")
 EXPORTERS = ("otlp", "console", "none")
+# OTEL_EXPORTER_PROMETHEUS_PORT: one port, or a range "9464-9467" for several processes.
+_PORT_RANGE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 
@@ -49,6 +52,9 @@ class TelemetryConfig:
     service_name: str
     service_version: str
     deployment_environment: str
+    # OTEL_METRICS_EXPORTER lists "prometheus": (host, ports) this process serves its
+    # metrics on for scraping, besides (or instead of) pushing them.
+    prometheus_pull: tuple[str, range] | None = None
 
     def describe(self) -> str:
         """One line that says where each signal goes, for the start-up log."""
@@ -64,6 +70,9 @@ class TelemetryConfig:
                 parts.append(f"{signal.name}: OTLP {signal.protocol} {signal.endpoint}")
             else:
                 parts.append(f"{signal.name}: kept in process (no OTLP endpoint)")
+        if self.prometheus_pull:
+            host, ports = self.prometheus_pull
+            parts.append(f"metrics also scraped at {host}:{ports.start}-{ports.stop - 1}")
         hint = ""
         if not any(s.exported for s in (self.traces, self.metrics, self.logs)):
             hint = "; set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4317) to export"
@@ -79,12 +88,49 @@ def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
     return raw
 
 
+def _metrics_exporters() -> tuple[str | None, bool]:
+    """OTEL_METRICS_EXPORTER as a list (the spec allows "otlp,prometheus"): the push exporter
+    it names, if any, and whether "prometheus" (pull) is among them."""
+    names = [n.strip() for n in os.environ.get("OTEL_METRICS_EXPORTER", "").lower().split(",")]
+    names = [n for n in names if n]
+    allowed = (*EXPORTERS, "prometheus")
+    for name in names:
+        if name not in allowed:
+            raise ImproperlyConfigured(
+                f"OTEL_METRICS_EXPORTER must list some of {', '.join(allowed)}, got {name!r}"
+            )
+    pushed = [n for n in names if n != "prometheus"]
+    if len(pushed) > 1:
+        raise ImproperlyConfigured(
+            f"OTEL_METRICS_EXPORTER names more than one push exporter: {', '.join(pushed)}"
+        )
+    if pushed:
+        return pushed[0], "prometheus" in names
+    return ("none" if names else None), "prometheus" in names
+
+
+def _prometheus_pull() -> tuple[str, range] | None:
+    if not _metrics_exporters()[1]:
+        return None
+    host = os.environ.get("OTEL_EXPORTER_PROMETHEUS_HOST", "").strip() or "127.0.0.1"
+    raw = os.environ.get("OTEL_EXPORTER_PROMETHEUS_PORT", "").strip() or "9464"
+    match = _PORT_RANGE.match(raw)
+    first, last = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
+    if not match or not 0 < first <= last <= 65535:
+        raise ImproperlyConfigured(
+            f"OTEL_EXPORTER_PROMETHEUS_PORT must be a port or a range like 9464-9467, got {raw!r}"
+        )
+    return host, range(first, last + 1)
+
+
 def _signal_config(signal: str, enabled_by_settings: bool) -> SignalConfig:
     upper = signal.upper()
     # OTEL_<SIGNAL>_EXPORTER wins over the Django setting; only the exporters we build exist.
-    exporter = _choice(
-        f"OTEL_{upper}_EXPORTER", "otlp" if enabled_by_settings else "none", EXPORTERS
-    )
+    default = "otlp" if enabled_by_settings else "none"
+    if signal == "metrics":
+        exporter = _metrics_exporters()[0] or default
+    else:
+        exporter = _choice(f"OTEL_{upper}_EXPORTER", default, EXPORTERS)
     protocol = _choice(
         f"OTEL_EXPORTER_OTLP_{upper}_PROTOCOL",
         _choice("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc", PROTOCOLS),
@@ -129,4 +175,5 @@ def load_config() -> TelemetryConfig:
         service_name=os.environ.get("OTEL_SERVICE_NAME") or settings.SERVICE_NAME,
         service_version=settings.SERVICE_VERSION,
         deployment_environment=settings.DEPLOYMENT_ENVIRONMENT,
+        prometheus_pull=_prometheus_pull(),
     )

@@ -30,6 +30,7 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
+from telemetry import metrics_pull
 from telemetry.config import SignalConfig, TelemetryConfig, load_config
 from telemetry.sampling import build_sampler
 from telemetry.sampling_export import (
@@ -151,8 +152,10 @@ def _build_providers(
             tracer_provider.add_span_processor(processor)  # type: ignore[arg-type]
         trace.set_tracer_provider(tracer_provider)
         state.tracer_provider = tracer_provider
-    if config.metrics.exporter != "none" or extra_metric_readers:
+    if config.metrics.exporter != "none" or extra_metric_readers or config.prometheus_pull:
         readers = list(extra_metric_readers)
+        if config.prometheus_pull:
+            readers.extend(metrics_pull.start_reader(*config.prometheus_pull))
         if config.metrics.exported:
             readers.append(
                 PeriodicExportingMetricReader(
