@@ -1,0 +1,140 @@
+"""The Prometheus series this service produces: the one list that dashboards
+(telemetry/dashboards.py) and alert rules (seeded in telemetry/migrations) are checked against.
+
+Names are as Prometheus holds them. The OpenTelemetry instruments arrive over OTLP through the
+collector (or are scraped with OTEL_METRICS_EXPORTER=prometheus); both apply the same
+OpenTelemetry-to-Prometheus rules: dots become underscores, the unit becomes a suffix
+(`s` -> `_seconds`, `{job}` -> nothing), counters get `_total`. The django-prometheus series
+are scraped from the web processes' /metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str  # the base name; histograms add _bucket, _count and _sum
+    kind: str  # "counter", "gauge" or "histogram"
+    labels: tuple[str, ...]
+    source: str  # the instrument (OpenTelemetry) or exporter (django-prometheus) behind it
+    help: str
+
+    def sample_names(self) -> tuple[str, ...]:
+        if self.kind == "histogram":
+            return tuple(f"{self.name}_{suffix}" for suffix in ("bucket", "count", "sum"))
+        return (self.name,)
+
+
+# --- Requests (OpenTelemetry Django instrumentation, stable HTTP semantic conventions).
+HTTP_SERVER_DURATION = Series(
+    "http_server_request_duration_seconds",
+    "histogram",
+    ("http_route", "http_request_method", "http_response_status_code"),
+    "http.server.request.duration",
+    "Server requests by route template, method and status.",
+)
+HTTP_SERVER_ACTIVE = Series(
+    "http_server_active_requests",
+    "gauge",
+    ("http_request_method",),
+    "http.server.active_requests",
+    "Requests in progress.",
+)
+HTTP_CLIENT_DURATION = Series(
+    "http_client_request_duration_seconds",
+    "histogram",
+    ("server_address", "http_request_method", "http_response_status_code"),
+    "http.client.request.duration (httpx)",
+    "Downstream calls.",
+)
+APP_ERRORS = Series(
+    "app_errors_total",
+    "counter",
+    ("error_type",),
+    "app.errors",
+    "Unhandled exceptions in views and tasks.",
+)
+
+# --- Jobs (processing/metrics.py).
+JOBS_QUEUED = Series(
+    "processing_jobs_queued_total",
+    "counter",
+    (),
+    "processing.jobs.queued",
+    "Jobs accepted and handed to the broker.",
+)
+JOBS_FINISHED = Series(
+    "processing_jobs_finished_total",
+    "counter",
+    ("outcome",),
+    "processing.jobs.finished",
+    "Jobs that reached a final state, by outcome (succeeded, failed).",
+)
+JOB_DURATION = Series(
+    "processing_job_duration_seconds",
+    "histogram",
+    (),
+    "processing.job.duration",
+    "From the first attempt's start to the final state.",
+)
+JOB_QUEUE_WAIT = Series(
+    "processing_job_queue_wait_seconds",
+    "histogram",
+    (),
+    "processing.job.queue_wait",
+    "From queued to the first attempt's start.",
+)
+
+# --- The telemetry pipeline's own health (OpenTelemetry SDK self-metrics).
+SPANS_PROCESSED = Series(
+    "otel_sdk_processor_span_processed_total",
+    "counter",
+    ("error_type",),
+    "otel.sdk.processor.span.processed",
+    "Spans handed to the exporter; error_type=queue_full counts the dropped ones.",
+)
+
+# --- Database (django-prometheus engines, scraped from /metrics).
+DB_QUERIES = Series(
+    "django_db_execute_total",
+    "counter",
+    ("alias", "vendor"),
+    "django-prometheus",
+    "Queries executed.",
+)
+DB_QUERY_DURATION = Series(
+    "django_db_query_duration_seconds",
+    "histogram",
+    ("alias", "vendor"),
+    "django-prometheus",
+    "Query time.",
+)
+DB_ERRORS = Series(
+    "django_db_errors_total",
+    "counter",
+    ("alias", "vendor", "type"),
+    "django-prometheus",
+    "Queries that raised, by exception type.",
+)
+
+ALL = (
+    HTTP_SERVER_DURATION,
+    HTTP_SERVER_ACTIVE,
+    HTTP_CLIENT_DURATION,
+    APP_ERRORS,
+    JOBS_QUEUED,
+    JOBS_FINISHED,
+    JOB_DURATION,
+    JOB_QUEUE_WAIT,
+    SPANS_PROCESSED,
+    DB_QUERIES,
+    DB_QUERY_DURATION,
+    DB_ERRORS,
+)
+
+
+def sample_names() -> frozenset[str]:
+    """Every series name the service produces, histogram suffixes included."""
+    return frozenset(name for series in ALL for name in series.sample_names())
