@@ -350,7 +350,12 @@ def test_the_local_stack_renders_configurations_its_tools_accept(tmp_path):
     accepted by promtool and amtool (Debian's, as the script runs them)."""
     done = subprocess.run(
         ["bash", str(DEPLOY / "local" / "run-stack.sh"), "--check"],
-        env={**os.environ, "STACK_DIR": str(tmp_path), "PORT": "18000"},
+        env={
+            **os.environ,
+            "STACK_DIR": str(tmp_path),
+            "PORT": "18000",
+            "OTEL_METRICS_PORTS": "19464-19466",
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -361,12 +366,19 @@ def test_the_local_stack_renders_configurations_its_tools_accept(tmp_path):
     targets = {
         job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]
     }
-    assert targets == {"observability-site": ["127.0.0.1:18000"], "prometheus": ["127.0.0.1:9090"]}
+    assert targets == {
+        "observability-site": ["127.0.0.1:18000"],
+        "prometheus": ["127.0.0.1:9090"],
+        # Each process of the service serves its OpenTelemetry metrics on a port of the range.
+        "observability-site-otel": ["127.0.0.1:19464", "127.0.0.1:19465", "127.0.0.1:19466"],
+    }
     alertmanager = yaml.safe_load((tmp_path / "alertmanager" / "alertmanager.yml").read_text())
     for receiver in alertmanager["receivers"]:
         for webhook in receiver["webhook_configs"]:
             assert webhook["url"].startswith("http://127.0.0.1:18000/")
     service_env = (tmp_path / "service.env").read_text()
+    assert "OTEL_METRICS_EXPORTER=otlp,prometheus\n" in service_env
+    assert "OTEL_EXPORTER_PROMETHEUS_PORT=19464-19466\n" in service_env
     token = re.search(r"^METRICS_BEARER_TOKEN=([0-9a-f]{48})$", service_env, re.M).group(1)
     assert (tmp_path / "prometheus" / "secrets" / "metrics_token").read_text() == token
     assert (tmp_path / "service.env").stat().st_mode & 0o077 == 0

@@ -2,13 +2,12 @@
 # The parts of the backend stack that run without Docker, for development next to `make run`.
 # Everything binds 127.0.0.1 and keeps its data under var/stack/:
 #   Alertmanager  Debian's prometheus-alertmanager         http://127.0.0.1:9093
-#   Prometheus    Debian trixie's 2.53, fetched and verified by scripts/fetch_prometheus.sh
-#                 http://127.0.0.1:9090; it scrapes the service's /metrics and evaluates the
-#                 exported rules. It cannot take the OpenTelemetry metrics: Debian builds
-#                 Prometheus without the OTLP receiver (2.53.3+ds1 rejects
-#                 --enable-feature=otlp-write-receiver as unknown and answers 404 on
-#                 /api/v1/otlp/v1/metrics; bookworm's 2.42 predates it). Those series
-#                 (http_server_request_duration_seconds_* ...) need the compose stack.
+#   Prometheus    Debian's prometheus                      http://127.0.0.1:9090
+#                 It scrapes the service's /metrics, and the OpenTelemetry metrics too: Debian
+#                 builds Prometheus without its OTLP receiver, so each process of the service
+#                 serves them for scraping (OTEL_METRICS_EXPORTER=otlp,prometheus, one port per
+#                 process in OTEL_EXPORTER_PROMETHEUS_PORT, job observability-site-otel), with
+#                 the same names the compose stack's OTLP receiver gives them.
 #   collector     rotel-agent (PyPI `rotel`, a dev dependency): OTLP gRPC 127.0.0.1:4317 and
 #                 HTTP 127.0.0.1:4318. It has no Jaeger, Prometheus or Elasticsearch exporter, so
 #                 traces, metrics and logs end in its log (var/stack/rotel/rotel.log).
@@ -21,7 +20,8 @@
 # Then, in another terminal, the service with the settings this script wrote:
 #   set -a; . var/stack/service.env; set +a; make run
 # Ports: PORT (the service, 8000), PROMETHEUS_PORT, ALERTMANAGER_PORT, OTLP_GRPC_PORT,
-# OTLP_HTTP_PORT; STACK_DIR moves var/stack.
+# OTLP_HTTP_PORT, OTEL_METRICS_PORTS (a range, one port per web worker or pool child);
+# PROMETHEUS names the binary; STACK_DIR moves var/stack.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -32,6 +32,7 @@ PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
 ALERTMANAGER_PORT=${ALERTMANAGER_PORT:-9093}
 OTLP_GRPC_PORT=${OTLP_GRPC_PORT:-4317}
 OTLP_HTTP_PORT=${OTLP_HTTP_PORT:-4318}
+OTEL_METRICS_PORTS=${OTEL_METRICS_PORTS:-9464-9471}
 CHECK_ONLY=false
 [ "${1:-}" = "--check" ] && CHECK_ONLY=true
 
@@ -39,6 +40,7 @@ fail() { echo "run-stack: $*" >&2; exit 1; }
 
 ALERTMANAGER=$(command -v prometheus-alertmanager || command -v alertmanager) \
     || fail "no Alertmanager: apt-get install prometheus-alertmanager"
+PROMETHEUS=${PROMETHEUS:-$(command -v prometheus)} || fail "no Prometheus: apt-get install prometheus"
 command -v promtool >/dev/null || fail "no promtool: apt-get install prometheus"
 command -v amtool >/dev/null || fail "no amtool: apt-get install prometheus-alertmanager"
 [ -x "$BIN/python" ] || fail "no $BIN/python: run make install first"
@@ -56,6 +58,8 @@ if [ ! -f "$STACK/service.env" ]; then
 # Written by deploy/local/run-stack.sh: the service's settings for the local stack.
 # Use:  set -a; . var/stack/service.env; set +a; make run
 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$OTLP_GRPC_PORT
+OTEL_METRICS_EXPORTER=otlp,prometheus
+OTEL_EXPORTER_PROMETHEUS_PORT=$OTEL_METRICS_PORTS
 OTEL_METRIC_EXPORT_INTERVAL=15000
 METRICS_BEARER_TOKEN=$(token)
 ALERTMANAGER_WEBHOOK_TOKEN=$(token)
@@ -73,14 +77,18 @@ printf '%s' "$DEAD_URL" >"$STACK/alertmanager/secrets/slack_webhook_url"
 printf '%s' "local-routing-key" >"$STACK/alertmanager/secrets/pagerduty_routing_key"
 
 # The compose stack's configurations with this machine's addresses (targets by job name).
-"$BIN/python" - "$ROOT" "$STACK" "$PORT" "$PROMETHEUS_PORT" "$ALERTMANAGER_PORT" "$DEAD_URL" <<'PY'
+OTEL_METRICS_PORTS=$(sed -n 's/^OTEL_EXPORTER_PROMETHEUS_PORT=//p' "$STACK/service.env")
+[ -n "$OTEL_METRICS_PORTS" ] || fail "$STACK/service.env predates OTEL_EXPORTER_PROMETHEUS_PORT: delete it"
+"$BIN/python" - "$ROOT" "$STACK" "$PORT" "$PROMETHEUS_PORT" "$ALERTMANAGER_PORT" "$DEAD_URL" \
+    "$OTEL_METRICS_PORTS" <<'PY'
 import sys
 from pathlib import Path
 
 import yaml
 
 root, stack = Path(sys.argv[1]), Path(sys.argv[2])
-port, prometheus_port, alertmanager_port, dead_url = sys.argv[3:7]
+port, prometheus_port, alertmanager_port, dead_url, otel_ports = sys.argv[3:8]
+first, _, last = otel_ports.partition("-")
 
 config = yaml.safe_load((root / "deploy/prometheus/prometheus.yml").read_text())
 config["rule_files"] = [str(root / "deploy/prometheus/rules/*.yml")]
@@ -95,6 +103,15 @@ targets = {
 config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in targets]
 for job in config["scrape_configs"]:
     job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
+# The OpenTelemetry metrics, served by each process of the service on a port of the range.
+config["scrape_configs"].append(
+    {
+        "job_name": "observability-site-otel",
+        "static_configs": [
+            {"targets": [f"127.0.0.1:{p}" for p in range(int(first), int(last or first) + 1)]}
+        ],
+    }
+)
 (stack / "prometheus/prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 config = yaml.safe_load((root / "deploy/alertmanager/alertmanager.yml").read_text())
@@ -118,7 +135,6 @@ if $CHECK_ONLY; then
     exit 0
 fi
 
-PROMETHEUS=${PROMETHEUS:-$(bash "$ROOT/scripts/fetch_prometheus.sh")/prometheus}
 ROTEL=$("$BIN/python" -c 'import pathlib, rotel; print(pathlib.Path(rotel.__file__).parent / "rotel-agent")')
 [ -x "$ROTEL" ] || fail "no rotel-agent in $BIN: run make install first"
 
@@ -173,7 +189,7 @@ done
 
 cat <<EOF
 Local stack running (data and logs in $STACK; Ctrl-C stops it):
-  Prometheus    http://127.0.0.1:$PROMETHEUS_PORT  (the service's /metrics and the alert rules)
+  Prometheus    http://127.0.0.1:$PROMETHEUS_PORT  (/metrics, the OpenTelemetry metrics on $OTEL_METRICS_PORTS, the alert rules)
   Alertmanager  http://127.0.0.1:$ALERTMANAGER_PORT
   collector     OTLP 127.0.0.1:$OTLP_GRPC_PORT (gRPC), 127.0.0.1:$OTLP_HTTP_PORT (HTTP); what it received: $STACK/rotel/rotel.log
 Start the service in another terminal:
