@@ -10,6 +10,7 @@ are scraped from the web processes' /metrics.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -138,3 +139,29 @@ ALL = (
 def sample_names() -> frozenset[str]:
     """Every series name the service produces, histogram suffixes included."""
     return frozenset(name for series in ALL for name in series.sample_names())
+
+
+# PromQL words that look like metric names but are not.
+_PROMQL_WORDS = frozenset(
+    "sum avg min max count count_values topk bottomk quantile stddev stdvar group by without "
+    "on ignoring group_left group_right and or unless offset bool rate irate increase delta "
+    "histogram_quantile vector scalar abs clamp_min clamp_max absent absent_over_time time "
+    "label_replace sort sort_desc inf nan".split()
+)
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+_NAME = re.compile(r"(?<![\w:.$])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:]|\s*\()")
+
+
+def metric_names_in(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads (label matchers, grouping labels, ranges,
+    function names and Grafana variables left out)."""
+    text = _STRINGS.sub('""', expr)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)
+    text = _GROUPING.sub("", text)
+    return {
+        name
+        for name in _NAME.findall(text)
+        if name.lower() not in _PROMQL_WORDS and not name.startswith("$")
+    }
