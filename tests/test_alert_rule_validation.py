@@ -14,7 +14,8 @@ from telemetry.models import SLO, AlertRule
 pytestmark = pytest.mark.django_db
 
 GOOD_EXPR = (
-    'sum(rate(django_http_responses_total_by_status_view_method_total{status=~"5.."}[5m])) > 1'
+    'sum(rate(http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m]))'
+    " > 1"
 )
 
 

@@ -23,8 +23,12 @@ FIRING = {
     "alerts": [
         {
             "status": "firing",
-            "labels": {"alertname": "HighErrorRate", "severity": "warning", "view": "p"},
-            "annotations": {"summary": "High 5xx error rate on p", "description": "50%"},
+            "labels": {
+                "alertname": "HighErrorRate",
+                "severity": "warning",
+                "http_route": "/api/process",
+            },
+            "annotations": {"summary": "High 5xx error rate on /api/process", "description": "50%"},
             "startsAt": STARTS,
             "endsAt": "0001-01-01T00:00:00Z",
             "generatorURL": "http://127.0.0.1:9090/graph?g0.expr=x",
@@ -32,7 +36,11 @@ FIRING = {
         }
     ],
     "groupLabels": {"alertname": "HighErrorRate", "severity": "warning"},
-    "commonLabels": {"alertname": "HighErrorRate", "severity": "warning", "view": "p"},
+    "commonLabels": {
+        "alertname": "HighErrorRate",
+        "severity": "warning",
+        "http_route": "/api/process",
+    },
     "commonAnnotations": {},
     "externalURL": "http://127.0.0.1:9093",
     "version": "4",
@@ -62,8 +70,8 @@ def test_it_stores_a_firing_alert(webhook):
     event = AlertEvent.objects.get()
     assert event.status == "firing"
     assert event.alertname == "HighErrorRate" and event.severity == "warning"
-    assert event.labels["view"] == "p"
-    assert event.annotations["summary"] == "High 5xx error rate on p"
+    assert event.labels["http_route"] == "/api/process"
+    assert event.annotations["summary"] == "High 5xx error rate on /api/process"
     assert event.starts_at == datetime(2026, 11, 25, 16, 0, 0, 123000, tzinfo=UTC)
     assert event.ends_at is None  # Go's zero time means "no end yet"
     assert event.fingerprint == "a1b2c3d4e5f60718" and event.receiver == "warning"
@@ -171,7 +179,7 @@ def test_staff_list_the_events(webhook, staff_client, user_client):
     listed = staff_client.get("/api/telemetry/alert-events", {"alertname": "HighErrorRate"})
     assert listed.status_code == 200
     (event,) = listed.json()["results"]
-    assert event["status"] == "firing" and event["labels"]["view"] == "p"
+    assert event["status"] == "firing" and event["labels"]["http_route"] == "/api/process"
 
 
 def test_the_admin_lists_the_events(webhook, staff):
