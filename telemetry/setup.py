@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -29,6 +30,7 @@ from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, PeriodicExpo
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler
 
 from telemetry import metrics_pull
 from telemetry.config import SignalConfig, TelemetryConfig, load_config
@@ -92,7 +94,9 @@ def configure_telemetry(
         config = load_config()
         # The SDK's own metrics count what its batch processors drop when their bounded
         # queues are full (otel.sdk.processor.span.processed{error.type="queue_full"});
-        # the drop itself is logged at most once per 20 s. Off in the SDK by default.
+        # the drop itself is logged at most once per 20 s. Off in the SDK by default. Only
+        # the processors' and exporters' metrics are kept (one measurement per batch): the
+        # per-span and per-log-record ones are not (see new_tracer_provider).
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
         state = _ProcessTelemetry(pid=os.getpid(), role=role, config=config)
         if not config.sdk_disabled:
@@ -126,6 +130,35 @@ def span_limits() -> SpanLimits:
     return SpanLimits(max_attribute_length=DEFAULT_ATTRIBUTE_VALUE_LENGTH)
 
 
+# Where the TracerProvider and LoggerProvider record their per-item self-metrics
+# (otel.sdk.span.started, otel.sdk.span.live, otel.sdk.log.created): nowhere. Recorded, they
+# cost three metric measurements per span, more than the span's own HTTP metrics, and they
+# say nothing that http.server.request.duration and the processors' counts do not.
+_NO_PER_ITEM_SELF_METRICS = NoOpMeterProvider()
+
+
+def new_tracer_provider(resource: Resource, sampler: Sampler) -> TracerProvider:
+    """This process's TracerProvider, without the SDK's per-span self-metrics.
+
+    The batch span processors added to it still count what they export and what they drop
+    (otel.sdk.processor.span.processed) in the global MeterProvider.
+    """
+    return TracerProvider(
+        resource=resource,
+        sampler=sampler,
+        span_limits=span_limits(),
+        shutdown_on_exit=False,
+        meter_provider=_NO_PER_ITEM_SELF_METRICS,
+    )
+
+
+def new_logger_provider(resource: Resource) -> LoggerProvider:
+    """This process's LoggerProvider, without the SDK's per-record self-metrics."""
+    return LoggerProvider(
+        resource=resource, shutdown_on_exit=False, meter_provider=_NO_PER_ITEM_SELF_METRICS
+    )
+
+
 def _build_providers(
     state: _ProcessTelemetry,
     extra_span_processors: Sequence[object],
@@ -138,12 +171,7 @@ def _build_providers(
         # Built even with no endpoint: spans still give logs and job rows their trace ids.
         # Sampling and each signal's export follow the policy edited in the admin
         # (telemetry.sampling*); with no policy row, OTEL_TRACES_SAMPLER decides as before.
-        tracer_provider = TracerProvider(
-            resource=resource,
-            sampler=build_sampler(),
-            span_limits=span_limits(),
-            shutdown_on_exit=False,
-        )
+        tracer_provider = new_tracer_provider(resource, build_sampler())
         if config.traces.exported:
             tracer_provider.add_span_processor(
                 BatchSpanProcessor(SwitchableSpanExporter(_span_exporter(config.traces)))
@@ -171,7 +199,7 @@ def _build_providers(
         metrics.set_meter_provider(meter_provider)
         state.meter_provider = meter_provider
     if config.logs.exported or extra_log_processors:
-        logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        logger_provider = new_logger_provider(resource)
         if config.logs.exported:
             logger_provider.add_log_record_processor(
                 BatchLogRecordProcessor(SwitchableLogExporter(_log_exporter(config.logs)))
