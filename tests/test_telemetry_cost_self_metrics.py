@@ -1,21 +1,26 @@
 """The SDK's self-metrics: the batch processors still count what they export and drop
 (otel.sdk.processor.span.processed, the queue_full drops the README documents), while the
 per-span and per-log-record ones (otel.sdk.span.*, otel.sdk.log.created), which cost three
-metric measurements per span, are not recorded. In-process, real SDK, metrics read from
-memory."""
+metric measurements per span, are not recorded; and a dropped span costs no metric
+measurement of its own (the counts are read at collection). In-process, real SDK, metrics
+read from memory."""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from django.test import Client
+from opentelemetry.sdk.metrics._internal.measurement_consumer import (
+    SynchronousMeasurementConsumer,
+)
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-from telemetry.setup import new_tracer_provider
+from telemetry.setup import new_batch_span_processor, new_tracer_provider
 from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +39,7 @@ def test_spans_and_log_records_leave_no_per_item_self_metrics(otel):
 
 def test_the_batch_processor_still_counts_the_spans_it_processed(otel):
     exporter = InMemorySpanExporter()
-    processor = BatchSpanProcessor(exporter)
+    processor = new_batch_span_processor(exporter)
     provider = new_tracer_provider(Resource.create({}), ALWAYS_ON)
     provider.add_span_processor(processor)
     before = otel.count("otel.sdk.processor.span.processed")
@@ -49,3 +54,53 @@ def test_the_batch_processor_still_counts_the_spans_it_processed(otel):
     assert len(exporter.get_finished_spans()) == 3
     assert otel.count("otel.sdk.processor.span.processed") == before + 3
     assert otel.metric_points("otel.sdk.span.started") == []
+
+
+class StuckExporter(SpanExporter):
+    """Holds its first batch until released, as an export to an unreachable collector does."""
+
+    def __init__(self) -> None:
+        self.exporting = threading.Event()
+        self.release = threading.Event()
+        self.exported = 0
+
+    def export(self, spans):
+        self.exporting.set()
+        self.release.wait(30)
+        self.exported += len(spans)
+        return SpanExportResult.SUCCESS
+
+
+def test_spans_dropped_from_a_full_queue_are_counted_as_queue_full(otel, monkeypatch):
+    measurements = []
+    consume = SynchronousMeasurementConsumer.consume_measurement
+
+    def counting_consume(self, measurement):
+        measurements.append(measurement.instrument.name)
+        return consume(self, measurement)
+
+    monkeypatch.setattr(SynchronousMeasurementConsumer, "consume_measurement", counting_consume)
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "2")
+    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
+    exporter = StuckExporter()
+    provider = new_tracer_provider(Resource.create({}), ALWAYS_ON)
+    provider.add_span_processor(new_batch_span_processor(exporter))
+    tracer = provider.get_tracer("tests.cost")
+    dropped_before = otel.count("otel.sdk.processor.span.processed", **{"error.type": "queue_full"})
+    try:
+        for n in range(2):  # a full batch: the processor's thread takes it and gets stuck
+            tracer.start_span(f"first {n}").end()
+        assert exporter.exporting.wait(10)
+        measurements.clear()
+        for n in range(7):  # two fill the queue again, five find it full
+            tracer.start_span(f"then {n}").end()
+        # Neither the spans nor their drops made a metric measurement on the way.
+        assert measurements == []
+        dropped = otel.count("otel.sdk.processor.span.processed", **{"error.type": "queue_full"})
+    finally:
+        exporter.release.set()
+        provider.force_flush()
+        provider.shutdown()
+
+    assert dropped == dropped_before + 5
+    assert exporter.exported == 4
