@@ -3,6 +3,7 @@ hooks that fit them to our URLs: server spans named by route template, probes ex
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -19,11 +20,13 @@ _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")  # <int:user_id> -> user_id
 _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")  # (?P<user_id>[0-9]+) -> user_id
 
 
+@functools.lru_cache(maxsize=512)
 def route_template(route: str) -> str:
     """Turn a Django route into the OpenTelemetry http.route form.
 
     'api/users/<int:user_id>' becomes '/api/users/{user_id}'; a re_path pattern
-    '^x/(?P<pk>[0-9]+)/$' becomes '/x/{pk}/'.
+    '^x/(?P<pk>[0-9]+)/$' becomes '/x/{pk}/'. Cached: called for every request, and the
+    routes are the URL patterns, a small fixed set (not the paths requested).
     """
     if route.startswith("^") or route.endswith("$") or "(?P<" in route:
         route = _REGEX_GROUP.sub(r"<\1>", route.lstrip("^").rstrip("$"))
@@ -31,6 +34,9 @@ def route_template(route: str) -> str:
 
 
 _DURATION_ATTRS = "_telemetry_duration_attrs"
+# Where the instrumentation's middleware keeps them in request.META (its
+# _DjangoMiddleware._environ_duration_attr_key; a test holds the two equal).
+DURATION_ATTRS_META_KEY = "opentelemetry-instrumentor-django.duration_attr_key"
 
 
 def keep_duration_attributes(span: Span, request: HttpRequest) -> None:
@@ -40,11 +46,7 @@ def keep_duration_attributes(span: Span, request: HttpRequest) -> None:
     The instrumentation takes them out of request.META before the response hook runs, so
     the response hook could not otherwise put the route template into the metric.
     """
-    from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
-
-    setattr(
-        request, _DURATION_ATTRS, request.META.get(_DjangoMiddleware._environ_duration_attr_key)
-    )
+    setattr(request, _DURATION_ATTRS, request.META.get(DURATION_ATTRS_META_KEY))
 
 
 def redacted_query(query: str) -> str:
