@@ -36,7 +36,15 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from tests.e2e.collector import ROTEL_AGENT, _accepts  # noqa: E402
-from tests.e2e.servers import Stack, api_token, free_port, prepared_stack  # noqa: E402
+from tests.e2e.servers import (  # noqa: E402
+    BIN,
+    ServiceProcess,
+    Stack,
+    api_token,
+    free_port,
+    prepared_stack,
+    wait_until_serving,
+)
 
 # Everything a mode sets on top of the common environment. The collector's endpoint is
 # filled in at run time ("{collector}", "{closed}": a port nothing listens on).
@@ -62,6 +70,8 @@ MODES: dict[str, dict[str, str]] = {
     },
 }
 BASELINE = "off"
+# A mode run from the --baseline-tree checkout is named "<mode> @baseline".
+BASELINE_TREE_SUFFIX = " @baseline"
 ENDPOINTS = ("GET /", "GET /api/users", "POST /api/process")
 PROCESS_BODY = {"data": "The quick brown fox jumps over the lazy dog. " * 8}
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -188,6 +198,56 @@ def rotel(log_dir: Path) -> Iterator[str]:
         log.close()
 
 
+def mode_environment(mode: str) -> dict[str, str]:
+    """The environment of a mode, also for its twin from the baseline tree."""
+    return MODES[mode.removesuffix(BASELINE_TREE_SUFFIX)]
+
+
+def run_order(modes: list[str], baseline_tree: bool) -> list[str]:
+    """Every mode once per round: off first, then each telemetry mode, each followed by its
+    twin from the baseline tree when there is one (rotated from round to round)."""
+    order = [BASELINE]
+    for mode in modes:
+        if mode != BASELINE:
+            order.append(mode)
+            if baseline_tree:
+                order.append(mode + BASELINE_TREE_SUFFIX)
+    return order
+
+
+def start_web_from(stack: Stack, tree: Path, **extra_env: str) -> str:
+    """Start gunicorn from another checkout of the service (as Stack.start_web does from this
+    one), on the same database; return its base URL once it answers /health."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **stack.env,
+        "PORT": str(port),
+        "PROCESSING_DOWNSTREAM_URL": f"{base_url}/api/downstream/enrich",
+        **extra_env,
+    }
+    log_path = stack.log_dir / f"web-baseline-{port}.log"
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "observability_site/gunicorn.conf.py",
+                "observability_site.wsgi",
+            ],
+            cwd=tree,  # gunicorn puts its working directory first on sys.path
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    process = ServiceProcess("web (baseline tree)", popen, log_path)
+    stack.processes.append(process)
+    wait_until_serving(f"{base_url}/health", process)
+    return base_url
+
+
 def seed(base_url: str, stack: Stack, users: int) -> str:
     """A staff user (whose token the load uses) and a few more users for /api/users to list."""
     token = api_token(base_url, stack, email="bench@example.com")
@@ -259,13 +319,13 @@ def summarize(results: list[dict], modes: list[str]) -> dict[str, dict[str, dict
 
 def print_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
     print(
-        f"\n{'mode':<15} {'endpoint':<18} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+        f"\n{'mode':<25} {'endpoint':<18} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
         f" {'ratio':>6} {'min-max':>11} {'p99 x':>6} {'CPU ms':>7} {'CPU ratio':>9} {'min-max':>11}"
     )
     for mode, endpoints in summary.items():
         for endpoint, s in endpoints.items():
             print(
-                f"{mode:<15} {endpoint:<18} {s['rps']:8.1f} {s['p50_ms']:7.2f} {s['p99_ms']:7.2f}"
+                f"{mode:<25} {endpoint:<18} {s['rps']:8.1f} {s['p50_ms']:7.2f} {s['p99_ms']:7.2f}"
                 f" {s['ratio']:6.3f} {s['ratio_min']:5.3f}-{s['ratio_max']:5.3f}"
                 f" {s['p99_ratio']:6.2f} {s['cpu_ms']:7.3f} {s['cpu_ratio']:9.3f}"
                 f" {s['cpu_ratio_min']:5.3f}-{s['cpu_ratio_max']:5.3f}"
@@ -281,8 +341,16 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=20, help="users created for /api/users")
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "overhead.json")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another checkout of the service (e.g. `git worktree add /tmp/before <commit>`):"
+        " every telemetry mode also runs from it, as '<mode> @baseline', in the same rounds",
+    )
     args = parser.parse_args()
-    modes = [BASELINE] + [m for m in args.modes if m != BASELINE]
+    if args.baseline_tree and not (args.baseline_tree / "observability_site").is_dir():
+        parser.error(f"--baseline-tree {args.baseline_tree} is not a checkout of the service")
+    modes = run_order(args.modes, bool(args.baseline_tree))
 
     results: list[dict] = []
     with (
@@ -320,8 +388,11 @@ def main() -> int:
         for round_index in range(args.rounds):
             shift = round_index % len(modes)
             for mode in modes[shift:] + modes[:shift]:
-                env = {k: endpoints.get(v, v) for k, v in MODES[mode].items()}
-                base_url = stack.start_web(**common, **env)
+                env = {k: endpoints.get(v, v) for k, v in mode_environment(mode).items()}
+                if mode.endswith(BASELINE_TREE_SUFFIX):
+                    base_url = start_web_from(stack, args.baseline_tree, **common, **env)
+                else:
+                    base_url = stack.start_web(**common, **env)
                 master = stack.processes[-1].popen.pid
                 worker = worker_pid(master)
                 print(f"round {round_index + 1} {mode}: worker pid {worker}", flush=True)
@@ -355,8 +426,12 @@ def main() -> int:
     args.output.write_text(
         json.dumps(
             {
-                "settings": {k: v for k, v in vars(args).items() if k != "output"},
-                "modes": {m: MODES[m] for m in modes},
+                "settings": {
+                    k: str(v) if isinstance(v, Path) else v
+                    for k, v in vars(args).items()
+                    if k != "output"
+                },
+                "modes": {m: mode_environment(m) for m in modes},
                 "summary": summary,
                 "runs": results,
             },

@@ -71,3 +71,16 @@ def test_ratios_are_taken_against_the_baseline_of_the_same_round():
     assert full["p99_ratio"] == pytest.approx(1.25)
     assert full["cpu_ratio"] == pytest.approx((0.8 + 1.0) / 2)
     assert summary["off"]["GET /"]["ratio"] == 1.0
+
+
+def test_with_a_baseline_tree_every_telemetry_mode_gets_a_twin_after_it():
+    order = overhead.run_order(["off", "full 100%", "collector down"], baseline_tree=True)
+    assert order == [
+        "off",
+        "full 100%",
+        "full 100% @baseline",
+        "collector down",
+        "collector down @baseline",
+    ]
+    assert overhead.mode_environment("full 1% @baseline") == overhead.MODES["full 1%"]
+    assert overhead.run_order(["full 1%"], baseline_tree=False) == ["off", "full 1%"]
