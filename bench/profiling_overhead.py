@@ -350,7 +350,8 @@ def child_main(args: argparse.Namespace) -> int:
             last_tick = time.monotonic()
     cpu_seconds = time.process_time() - cpu_started
     wall_seconds = time.perf_counter() - wall_started
-    profiling_agent.tick()  # report the last captures (not measured)
+    # Captures counted as they end, before any report: a final agent step here would add
+    # a harvest to the instruction count that the loop did not ask for.
     captures = _captures(run) - captured_before
     if run is not None:
         profiling.run_stop(run_id=run.pk)
@@ -361,17 +362,20 @@ def child_main(args: argparse.Namespace) -> int:
         "wall_ms": wall_seconds * 1000 / max(args.requests, 1),
         "ticks": ticks,
         "captures": captures,
+        "sample_every": run.sample_every if run is not None else 0,
     }
     print(RESULT_PREFIX + json.dumps(result), flush=True)
     return 0
 
 
 def _captures(run) -> int:
-    """The run's reported capture count (0 without a run)."""
+    """This process's captures for the run so far, reported or not (0 without a run)."""
+    from telemetry import profiling_agent
+
     if run is None:
         return 0
-    run.refresh_from_db(fields=["captures"])
-    return run.captures
+    aggregate = profiling_agent._aggregates.get(run.pk)  # the agent's own count, per capture
+    return aggregate.captures if aggregate is not None else 0
 
 
 def run_child(
@@ -519,6 +523,8 @@ def run_instructions(stack, args: argparse.Namespace) -> dict:
         "ratio": {n: per_request[BASELINE] / per_request[n] for n in names[1:]},
         "captures": captures,
         "breakdown": breakdown,
+        "tick_every": args.tick_every,
+        "sample_every": result["sample_every"],
     }
 
 
@@ -564,6 +570,24 @@ def print_report(results: dict) -> list[tuple[str, float]]:
         print("  captures per round (served):")
         for name, values in served["captures"].items():
             print(f"    {name:<20} {','.join(map(str, values))}")
+
+    if local and local["requests_per_step"]:
+        print("  in process, requests per agent step (one step a second of wall time):")
+        for name, count in local["requests_per_step"].items():
+            print(f"    {name:<20} {count:.0f}")
+    if counted:
+        base = counted["per_request"][BASELINE]
+        step, capture = counted["breakdown"]["per_step"], counted["breakdown"]["per_capture"]
+        every = counted["tick_every"]
+        print(
+            f"\nWhere default sampling's instructions go, per request, relative to 'no run':\n"
+            f"  a live run's check and its agent steps with nothing to harvest:"
+            f" {1 / counted['ratio']['run, no match'] - 1:6.2%}\n"
+            f"  captures: {capture / 1e6:.2f} M instructions each, 1 in"
+            f" {counted['sample_every']}: {capture / counted['sample_every'] / base:6.2%}\n"
+            f"  agent steps (harvest, report): {step / 1e6:.1f} M instructions each, one per"
+            f" {every} requests: {step / every / base:6.2%}"
+        )
 
     costs = []
     if served:
