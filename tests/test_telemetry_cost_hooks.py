@@ -1,14 +1,18 @@
-"""Our Django instrumentation hooks on the per-request path: what they still do for a request
-whose trace is not sampled (the route template in the duration metric), and what they leave
-out (nothing is set on the span). In-process, real SDK, read from memory."""
+"""The per-request path of our server-span middleware and hooks: what a request whose trace
+is not sampled still gets (its duration metric, by route template, with the same attributes
+as a sampled one), and the work it is spared (request attributes, a second URL resolution,
+the absolute URL built in every hook). In-process, real SDK, read from memory."""
 
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
+from django.http import HttpRequest
 from django.test import Client
-from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
+from opentelemetry.instrumentation.django.middleware import otel_middleware
 
-from telemetry.instrumentation import DURATION_ATTRS_META_KEY, route_template
+from telemetry import instrumentation
+from telemetry.instrumentation import route_template
 from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -16,8 +20,60 @@ pytestmark = pytest.mark.django_db
 UNSAMPLED_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
 
 
-def test_the_hook_reads_the_duration_attributes_where_the_instrumentation_keeps_them():
-    assert DURATION_ATTRS_META_KEY == _DjangoMiddleware._environ_duration_attr_key
+SAMPLED_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_our_middleware_takes_the_place_of_the_instrumentations(otel):
+    ours = "telemetry.instrumentation.ServerSpanMiddleware"
+    theirs = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
+    assert ours in settings.MIDDLEWARE
+    assert theirs not in settings.MIDDLEWARE
+
+
+@pytest.fixture(name="calls")
+def calls_fixture(monkeypatch):
+    """How often the per-request path builds request attributes, resolves the path to name
+    the span, and builds the absolute URL."""
+    calls = {"attributes": 0, "resolve": 0, "absolute_uri": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        instrumentation,
+        "collect_request_attributes",
+        counting("attributes", instrumentation.collect_request_attributes),
+    )
+    monkeypatch.setattr(otel_middleware, "resolve", counting("resolve", otel_middleware.resolve))
+    monkeypatch.setattr(
+        HttpRequest,
+        "build_absolute_uri",
+        counting("absolute_uri", HttpRequest.build_absolute_uri),
+    )
+    return calls
+
+
+def test_an_unsampled_request_is_spared_the_span_only_work(otel, calls):
+    response = Client().get("/", HTTP_TRACEPARENT=UNSAMPLED_PARENT)
+
+    assert response.status_code == 200
+    assert calls == {"attributes": 0, "resolve": 0, "absolute_uri": 1}
+
+
+def test_a_sampled_request_gets_every_attribute_and_its_route_name(otel, calls):
+    response = Client().get("/", HTTP_TRACEPARENT=SAMPLED_PARENT, HTTP_USER_AGENT="probe/1.0")
+
+    assert response.status_code == 200
+    assert calls == {"attributes": 1, "resolve": 0, "absolute_uri": 1}
+    (span,) = otel.finished_spans()
+    assert span.name == "GET /"
+    assert span.attributes["http.route"] == "/"
+    assert span.attributes["user_agent.original"] == "probe/1.0"
+    assert span.attributes["client.address"] == "127.0.0.1"
 
 
 def test_route_templates_are_computed_once_per_route():
@@ -27,17 +83,29 @@ def test_route_templates_are_computed_once_per_route():
     assert route_template.cache_info().misses == 1
 
 
-def test_an_unsampled_request_records_its_duration_by_route_and_no_span(otel):
-    def count(route: str) -> int:
-        return sum(
-            point.count
+def test_an_unsampled_request_records_its_duration_with_a_sampled_ones_attributes(otel):
+    def points(route: str) -> dict:
+        return {
+            frozenset(point.attributes.items()): point.count
             for point in otel.metric_points("http.server.request.duration")
             if point.attributes.get("http.route") == route
-        )
+        }
 
-    before = count("/")
+    Client().get("/", HTTP_TRACEPARENT=SAMPLED_PARENT)
+    (sampled_attributes,) = points("/")
+    before = points("/")[sampled_attributes]
+    otel.spans.clear()
+
     response = Client().get("/?q=x", HTTP_TRACEPARENT=UNSAMPLED_PARENT)
 
     assert response.status_code == 200
     assert otel.finished_spans() == []
-    assert count("/") == before + 1
+    # The same series, one more request: method, scheme, protocol version, status and route.
+    assert points("/") == {sampled_attributes: before + 1}
+    assert dict(sampled_attributes) == {
+        "http.request.method": "GET",
+        "url.scheme": "http",
+        "network.protocol.version": "1.1",
+        "http.response.status_code": 200,
+        "http.route": "/",
+    }
