@@ -332,7 +332,153 @@ def print_table(summary: dict[str, dict[str, dict[str, float]]]) -> None:
             )
 
 
+# --- in process: CPU per request without gunicorn, wrk or threads (--in-process).
+IN_PROCESS_REQUESTS = {"GET /": 3000, "GET /api/users": 300, "POST /api/process": 300}
+
+
+def wsgi_environ(endpoint: str, token: str) -> dict:
+    """The WSGI environ gunicorn would give the app for one of the benchmark's requests."""
+    import io
+
+    method, path = endpoint.split(" ")
+    body = json.dumps(PROCESS_BODY).encode() if method == "POST" else b""
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "RAW_URI": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_PORT": "40000",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "wrk",
+        "HTTP_AUTHORIZATION": f"Token {token}",
+        "CONTENT_TYPE": "application/json" if body else "",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+def in_process_child(token: str, flush: bool) -> None:
+    """Run in a fresh process whose environment is the mode's: set telemetry up as gunicorn's
+    post_fork does, load the app, and print the CPU microseconds (process_time: all threads,
+    the export threads included) per request of each endpoint, as one JSON line."""
+    # The service's code comes from the working directory (this tree or --baseline-tree).
+    assert "telemetry" not in sys.modules
+    sys.path.insert(0, os.getcwd())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
+    from telemetry.setup import configure_telemetry
+
+    configure_telemetry("bench in process")
+    from django.core.wsgi import get_wsgi_application
+    from opentelemetry import trace
+
+    app = get_wsgi_application()
+    statuses: list[str] = []
+    # No SDK provider with telemetry off; no flush with the collector down (it would wait
+    # out the exporter's retries for spans the full queue drops anyway).
+    flush_spans = getattr(trace.get_tracer_provider(), "force_flush", None) if flush else None
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    def serve(endpoint: str, count: int) -> None:
+        for _ in range(count):
+            body = app(wsgi_environ(endpoint, token), start_response)
+            for _chunk in body:
+                pass
+            body.close()
+            if not statuses[-1].startswith("2"):
+                raise RuntimeError(f"{endpoint}: {statuses[-1]}")
+
+    cpu_us = {}
+    for endpoint, count in IN_PROCESS_REQUESTS.items():
+        serve(endpoint, count // 5)  # warm up
+        if flush_spans:
+            flush_spans()
+        started = time.process_time()
+        serve(endpoint, count)
+        if flush_spans:  # the encoding and export of these requests' spans counts too
+            flush_spans()
+        cpu_us[endpoint] = (time.process_time() - started) * 1e6 / count
+    print(json.dumps(cpu_us), flush=True)
+
+
+def run_in_process(
+    stack: Stack, mode: str, env: dict[str, str], token: str, tree: Path, downstream: str
+) -> dict[str, float]:
+    """One child process for one mode, running the service's code from `tree` (this script
+    itself from here): CPU microseconds per request."""
+    flush = "{closed}" not in mode_environment(mode).values()
+    child_env = {
+        **stack.env,
+        **env,
+        "PROCESSING_DOWNSTREAM_URL": downstream,
+        "API_THROTTLE_USER": "100000000/min",
+        "API_THROTTLE_ANON": "100000000/min",
+    }
+    done = subprocess.run(
+        [
+            str(BIN / "python"),
+            __file__,
+            "--child",
+            token,
+            "--flush" if flush else "--no-flush",
+        ],
+        cwd=tree,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"in-process run of {mode} failed:\n{done.stdout}{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def summarize_in_process(results: list[dict], modes: list[str]) -> dict:
+    """Per mode and endpoint: the least CPU per request over rounds (the run least disturbed
+    by the rest of the machine), the median, and off's least over the mode's least."""
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for mode in modes:
+        summary[mode] = {}
+        for endpoint in ENDPOINTS:
+            values = [
+                r["cpu_us"] for r in results if r["mode"] == mode and r["endpoint"] == endpoint
+            ]
+            base = [
+                r["cpu_us"] for r in results if r["mode"] == BASELINE and r["endpoint"] == endpoint
+            ]
+            if values and base:
+                summary[mode][endpoint] = {
+                    "cpu_us_min": min(values),
+                    "cpu_us_median": statistics.median(values),
+                    "cpu_ratio": min(base) / min(values),
+                }
+    return summary
+
+
+def print_in_process_table(summary: dict) -> None:
+    print(f"\n{'mode':<25} {'endpoint':<18} {'CPU us/req min':>14} {'median':>8} {'off/mode':>8}")
+    for mode, endpoints in summary.items():
+        for endpoint, s in endpoints.items():
+            print(
+                f"{mode:<25} {endpoint:<18} {s['cpu_us_min']:14.1f} {s['cpu_us_median']:8.1f}"
+                f" {s['cpu_ratio']:8.3f}"
+            )
+
+
 def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        in_process_child(sys.argv[2], flush=sys.argv[3] == "--flush")
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per endpoint")
@@ -346,6 +492,12 @@ def main() -> int:
         type=Path,
         help="another checkout of the service (e.g. `git worktree add /tmp/before <commit>`):"
         " every telemetry mode also runs from it, as '<mode> @baseline', in the same rounds",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="instead of gunicorn and wrk: each mode in a fresh process serving requests"
+        " through the WSGI app in one thread, CPU time per request (least over rounds)",
     )
     args = parser.parse_args()
     if args.baseline_tree and not (args.baseline_tree / "observability_site").is_dir():
@@ -372,6 +524,29 @@ def main() -> int:
         # The users and the token live in the database, so every mode's server shares them.
         base_url = stack.start_web(**common, OTEL_SDK_DISABLED="true")
         token = seed(base_url, stack, args.users)
+        if args.in_process:
+            # POST /api/process's downstream call goes to this server (telemetry off).
+            downstream = f"{base_url}/api/downstream/enrich"
+            for round_index in range(args.rounds):
+                shift = round_index % len(modes)
+                for mode in modes[shift:] + modes[:shift]:
+                    env = {k: endpoints.get(v, v) for k, v in mode_environment(mode).items()}
+                    tree = args.baseline_tree if mode.endswith(BASELINE_TREE_SUFFIX) else ROOT
+                    cpu_us = run_in_process(stack, mode, env, token, tree, downstream)
+                    print(f"round {round_index + 1} {mode}: {cpu_us}", flush=True)
+                    results.extend(
+                        {"round": round_index + 1, "mode": mode, "endpoint": e, "cpu_us": v}
+                        for e, v in cpu_us.items()
+                    )
+            stack.stop()
+            summary = summarize_in_process(results, modes)
+            print_in_process_table(summary)
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(
+                json.dumps({"in_process": True, "summary": summary, "runs": results}, indent=2)
+            )
+            print(f"\nwritten to {args.output}")
+            return 0
         stack.stop()
         scripts = {}
         for endpoint in ENDPOINTS:

@@ -84,3 +84,29 @@ def test_with_a_baseline_tree_every_telemetry_mode_gets_a_twin_after_it():
     ]
     assert overhead.mode_environment("full 1% @baseline") == overhead.MODES["full 1%"]
     assert overhead.run_order(["full 1%"], baseline_tree=False) == ["off", "full 1%"]
+
+
+def test_in_process_summary_takes_the_least_cpu_of_each_mode_against_offs_least():
+    results = [
+        {"round": n, "mode": mode, "endpoint": "GET /", "cpu_us": cpu}
+        for n, mode, cpu in [
+            (1, "off", 500.0),
+            (2, "off", 400.0),
+            (1, "full 1%", 520.0),
+            (2, "full 1%", 800.0),
+        ]
+    ]
+    summary = overhead.summarize_in_process(results, ["off", "full 1%"])
+    assert summary["full 1%"]["GET /"]["cpu_us_min"] == 520.0
+    assert summary["full 1%"]["GET /"]["cpu_us_median"] == 660.0
+    assert summary["full 1%"]["GET /"]["cpu_ratio"] == pytest.approx(400 / 520)
+
+
+def test_the_in_process_environ_is_a_wsgi_request_with_the_token_and_body():
+    environ = overhead.wsgi_environ("POST /api/process", "abc")
+    assert environ["REQUEST_METHOD"] == "POST"
+    assert environ["PATH_INFO"] == "/api/process"
+    assert environ["HTTP_AUTHORIZATION"] == "Token abc"
+    body = environ["wsgi.input"].read()
+    assert int(environ["CONTENT_LENGTH"]) == len(body)
+    assert b"quick brown fox" in body
