@@ -1,7 +1,8 @@
 """The per-request path of our server-span middleware and hooks: what a request whose trace
 is not sampled still gets (its duration metric, by route template, with the same attributes
 as a sampled one), and the work it is spared (request attributes, a second URL resolution,
-the absolute URL built in every hook). In-process, real SDK, read from memory."""
+the absolute URL built in every hook, a metric measurement for the in-flight count).
+In-process, real SDK, read from memory."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.test import Client
 from opentelemetry.instrumentation.django.middleware import otel_middleware
+from opentelemetry.sdk.metrics._internal.measurement_consumer import (
+    SynchronousMeasurementConsumer,
+)
 
 from telemetry import instrumentation
 from telemetry.instrumentation import route_template
@@ -61,14 +65,14 @@ def test_an_unsampled_request_is_spared_the_span_only_work(otel, calls):
     response = Client().get("/", HTTP_TRACEPARENT=UNSAMPLED_PARENT)
 
     assert response.status_code == 200
-    assert calls == {"attributes": 0, "resolve": 0, "absolute_uri": 1}
+    assert calls == {"attributes": 0, "resolve": 0, "absolute_uri": 0}
 
 
 def test_a_sampled_request_gets_every_attribute_and_its_route_name(otel, calls):
     response = Client().get("/", HTTP_TRACEPARENT=SAMPLED_PARENT, HTTP_USER_AGENT="probe/1.0")
 
     assert response.status_code == 200
-    assert calls == {"attributes": 1, "resolve": 0, "absolute_uri": 1}
+    assert calls == {"attributes": 1, "resolve": 0, "absolute_uri": 0}
     (span,) = otel.finished_spans()
     assert span.name == "GET /"
     assert span.attributes["http.route"] == "/"
@@ -109,3 +113,52 @@ def test_an_unsampled_request_records_its_duration_with_a_sampled_ones_attribute
         "http.response.status_code": 200,
         "http.route": "/",
     }
+
+
+def test_in_flight_requests_are_counted_without_a_measurement_per_request(otel, monkeypatch):
+    measured = []
+    consume = SynchronousMeasurementConsumer.consume_measurement
+
+    def recording_consume(self, measurement):
+        measured.append(measurement.instrument.name)
+        return consume(self, measurement)
+
+    monkeypatch.setattr(SynchronousMeasurementConsumer, "consume_measurement", recording_consume)
+    seen_in_flight = []
+
+    def in_flight() -> int:
+        return sum(
+            point.value
+            for point in otel.metric_points("http.server.active_requests")
+            if point.attributes == {"http.request.method": "GET", "url.scheme": "http"}
+        )
+
+    response_hook = otel_middleware._DjangoMiddleware._otel_response_hook
+
+    def response_hook_counting_in_flight(span, request, response):
+        seen_in_flight.append(in_flight())
+        return response_hook(span, request, response)
+
+    monkeypatch.setattr(
+        otel_middleware._DjangoMiddleware, "_otel_response_hook", response_hook_counting_in_flight
+    )
+    before = in_flight()
+
+    response = Client().get("/", HTTP_TRACEPARENT=UNSAMPLED_PARENT)
+
+    assert response.status_code == 200
+    # Counted up while the request was served, down after, and exported as the same series...
+    assert seen_in_flight == [before + 1]
+    assert in_flight() == before
+    # ...while the request's only synchronous measurement is its duration (reading the
+    # metrics in this test is timed by the reader's own otel.sdk.metric_reader.*).
+    request_measurements = [n for n in measured if not n.startswith("otel.sdk.metric_reader.")]
+    assert request_measurements == ["http.server.request.duration"]
+
+
+def test_excluded_urls_are_matched_against_the_url_without_its_query():
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/health", {"verbose": "1"}, HTTP_HOST="127.0.0.1:8000")
+    assert instrumentation._url_for_exclusion(request) == "http://127.0.0.1:8000/health"
+    assert request.build_absolute_uri("?") == "http://127.0.0.1:8000/health"
