@@ -7,50 +7,18 @@ import functools
 import logging
 import os
 import re
-import threading
-from collections.abc import Callable, Iterable
-from time import time
-from timeit import default_timer
 
 from django.http import HttpRequest, HttpResponse
-from opentelemetry import metrics
-from opentelemetry.context import detach
-from opentelemetry.instrumentation._semconv import (
-    _set_http_flavor_version,
-    _set_http_method,
-    _set_http_scheme,
-    _StabilityMode,
-)
 from opentelemetry.instrumentation.django.middleware.otel_middleware import (
     _DjangoMiddleware,
-    _is_asgi_request,
-    _parse_active_request_count_attrs,
-    _parse_duration_attrs,
 )
-from opentelemetry.instrumentation.propagators import get_global_response_propagator
-from opentelemetry.instrumentation.utils import (
-    _start_internal_or_server_span,
-    extract_attributes_from_object,
-)
-from opentelemetry.instrumentation.wsgi import (
-    add_response_attributes,
-    collect_custom_request_headers_attributes,
-    collect_custom_response_headers_attributes,
-    collect_request_attributes,
-    wsgi_getter,
-)
-from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
-from opentelemetry.trace import Span, SpanKind, use_span
-from opentelemetry.util.http import (
-    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
-    OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
-    sanitize_method,
-)
+from opentelemetry.trace import Span
 
 from telemetry.config import TelemetryConfig
+from telemetry.tallied_metrics import TalliedMeterProvider
 
 logger = logging.getLogger(__name__)
+
 
 # The probes answer many times a minute and say nothing about user traffic.
 DEFAULT_EXCLUDED_URLS = r"/health$,/ready$,/metrics$"
@@ -124,275 +92,6 @@ def name_server_span_by_route(span: Span, request: HttpRequest, response: HttpRe
         span.set_attribute("http.route", template)
 
 
-class TalliedCounter:
-    """A counter or up-down counter that adds up in memory and is read at collection.
-
-    A synchronous SDK measurement costs about 10 us (attributes copied, validated, hashed,
-    sorted; a lock; an exemplar offer). For sums whose only use is their running total
-    (in-flight requests, items a batch processor handled or dropped), this keeps the total
-    per attribute set in a dict instead, and an observable instrument of the same name,
-    kind, unit and description reports it: the exported series are the same cumulative sums.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._totals: dict[frozenset, list] = {}
-
-    def add(self, amount: int, attributes: dict | None = None, context: object = None) -> None:
-        key = frozenset(attributes.items()) if attributes else frozenset()
-        with self._lock:
-            total = self._totals.get(key)
-            if total is None:
-                self._totals[key] = [amount, dict(attributes or {})]
-            else:
-                total[0] += amount
-
-    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        with self._lock:
-            return [Observation(total, attributes) for total, attributes in self._totals.values()]
-
-
-# One tally per (scope, instrument) in this process, shared by every user of that name (a
-# MeterProvider keeps the first instrument registered under a name and ignores the
-# callbacks of later ones).
-_tallies: dict[tuple[str, str], TalliedCounter] = {}
-_tallies_lock = threading.Lock()
-
-
-class _TalliedMeter:
-    """A Meter whose chosen counters and up-down counters are TalliedCounter; every other
-    instrument is the real one."""
-
-    def __init__(self, meter: metrics.Meter, scope: str, tallied: Callable[[str], bool]):
-        self._meter = meter
-        self._scope = scope
-        self._tallied = tallied
-
-    def _tally(self, name: str, register: Callable[..., object], unit: str, description: str):
-        with _tallies_lock:
-            counter = _tallies.get((self._scope, name))
-            if counter is None:
-                counter = _tallies[(self._scope, name)] = TalliedCounter()
-                register(name, callbacks=[counter.observe], unit=unit, description=description)
-        return counter
-
-    def create_counter(self, name: str, unit: str = "", description: str = ""):
-        if not self._tallied(name):
-            return self._meter.create_counter(name, unit=unit, description=description)
-        return self._tally(name, self._meter.create_observable_counter, unit, description)
-
-    def create_up_down_counter(self, name: str, unit: str = "", description: str = ""):
-        if not self._tallied(name):
-            return self._meter.create_up_down_counter(name, unit=unit, description=description)
-        return self._tally(name, self._meter.create_observable_up_down_counter, unit, description)
-
-    def __getattr__(self, name: str):
-        return getattr(self._meter, name)
-
-
-class TalliedMeterProvider(metrics.MeterProvider):
-    """Meters whose counters named by `tallied` are TalliedCounter, over the global
-    MeterProvider (resolved when the meter is asked for, so it may be set afterwards)."""
-
-    def __init__(self, tallied: Callable[[str], bool]) -> None:
-        self._tallied = tallied
-
-    def get_meter(self, name, version=None, schema_url=None, attributes=None):
-        real = metrics.get_meter_provider().get_meter(name, version, schema_url, attributes)
-        return _TalliedMeter(real, name, self._tallied)  # type: ignore[return-value]
-
-
-def _in_flight_requests(name: str) -> bool:
-    return name == "http.server.active_requests"
-
-
-_UNTRACED = "_telemetry_untraced"  # request attribute: True for an excluded URL
-
-
-def _names_spans_by_route() -> bool:
-    """Whether the sampler needs the server span's route to decide (a sampling rule by
-    route), so the span must be named by it when it starts."""
-    from telemetry.sampling_policy import HTTP_RULE, current_policy
-
-    policy = current_policy()
-    return any(rule.kind == HTTP_RULE for rule in policy.rules)
-
-
-def _url_for_exclusion(request: HttpRequest) -> str:
-    """The request's URL without its query, for OTEL_PYTHON_DJANGO_EXCLUDED_URLS: what
-    request.build_absolute_uri("?") gives the instrumentation, without validating the host
-    against ALLOWED_HOSTS (Django does that anyway) or escaping the path (about 15 us)."""
-    meta = request.META
-    host = meta.get("HTTP_HOST") or f"{meta.get('SERVER_NAME', '')}:{meta.get('SERVER_PORT', '')}"
-    return f"{request.scheme}://{host}{request.path}"
-
-
-class ServerSpanMiddleware(_DjangoMiddleware):
-    """The Django instrumentation's middleware, doing per request only what is needed.
-
-    Same spans, attributes and metrics as the instrumentation's own, but:
-    - the excluded-URL check runs once per request instead of in each of the four hooks,
-      on a URL put together from the request (not built and validated by Django);
-    - a request whose span is not recording gets only the attributes its metrics need
-      (method, scheme, protocol version), not all of them (user agent, addresses ...);
-    - the path is resolved at the start only when a sampling rule by route needs the name
-      to decide; otherwise the span starts named by its method, Django resolves the path
-      once, and the response hook names a recording span by its route template;
-    - the capture-headers variables are read when the middleware is built, not per request.
-    ASGI requests, and the old or duplicated HTTP conventions, go the instrumentation's way.
-    """
-
-    def __init__(self, get_response) -> None:
-        super().__init__(get_response)
-        self._lean = self._sem_conv_opt_in_mode is _StabilityMode.HTTP
-        self._capture_request_headers = bool(
-            os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST)
-        )
-        self._capture_response_headers = bool(
-            os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE)
-        )
-
-    def _span_name(self, request: HttpRequest) -> str:
-        if _names_spans_by_route():
-            return self._get_span_name(request)
-        method = sanitize_method(request.method.strip())
-        return "HTTP" if method == "_OTHER" else method
-
-    def process_request(self, request):
-        if not self._lean or _is_asgi_request(request):
-            return super().process_request(request)
-        untraced = self._excluded_urls.url_disabled(_url_for_exclusion(request))
-        setattr(request, _UNTRACED, untraced)
-        if untraced:
-            return
-        request._otel_start_time = time()
-        meta = request.META
-        mode = self._sem_conv_opt_in_mode
-        # What the metrics need (the same keys collect_request_attributes would give them).
-        attributes: dict = {}
-        method = meta.get("REQUEST_METHOD", "")
-        _set_http_method(attributes, method, sanitize_method(method), mode)
-        _set_http_scheme(attributes, meta.get("wsgi.url_scheme"), mode)
-        flavor = meta.get("SERVER_PROTOCOL", "")
-        if flavor.upper().startswith("HTTP/"):
-            flavor = flavor[len("HTTP/") :]
-        if flavor:
-            _set_http_flavor_version(attributes, flavor, mode)
-        span, token = _start_internal_or_server_span(
-            tracer=self._tracer,
-            span_name=self._span_name(request),
-            start_time=meta.get("opentelemetry-instrumentor-django.starttime_key"),
-            context_carrier=meta,
-            context_getter=wsgi_getter,
-            attributes=attributes,
-        )
-        if span.is_recording():
-            attributes = collect_request_attributes(meta, mode)
-            attributes = extract_attributes_from_object(
-                request, self._traced_request_attrs, attributes
-            )
-            if self._capture_request_headers and span.kind == SpanKind.SERVER:
-                custom_attributes = collect_custom_request_headers_attributes(meta)
-                if custom_attributes:
-                    span.set_attributes(custom_attributes)
-            span.set_attributes(attributes)
-        active_requests_count_attrs = _parse_active_request_count_attrs(attributes, mode)
-        meta[self._environ_active_request_attr_key] = active_requests_count_attrs
-        # All of them: filtered when the duration is recorded.
-        meta[self._environ_duration_attr_key] = attributes
-        self._active_request_counter.add(1, active_requests_count_attrs)
-
-        activation = use_span(span, end_on_exit=True)
-        activation.__enter__()
-        meta[self._environ_timer_key] = default_timer()
-        meta[self._environ_activation_key] = activation
-        meta[self._environ_span_key] = span
-        if token:
-            meta[self._environ_token] = token
-        if _DjangoMiddleware._otel_request_hook:
-            try:
-                _DjangoMiddleware._otel_request_hook(span, request)
-            except Exception:
-                logger.exception("Exception raised by request_hook")
-
-    def process_view(self, request, view_func, *args, **kwargs):
-        untraced = getattr(request, _UNTRACED, None)
-        if untraced is None:
-            return super().process_view(request, view_func, *args, **kwargs)
-        if untraced or self._environ_span_key not in request.META:
-            return
-        route = getattr(getattr(request, "resolver_match", None), "route", None)
-        if route:
-            span = request.META[self._environ_span_key]
-            if span.is_recording():
-                span.set_attribute(HTTP_ROUTE, route)
-            request.META[self._environ_duration_attr_key][HTTP_ROUTE] = route
-
-    def process_exception(self, request, exception):
-        untraced = getattr(request, _UNTRACED, None)
-        if untraced is None:
-            return super().process_exception(request, exception)
-        if not untraced and self._environ_activation_key in request.META:
-            request.META[self._environ_exception_key] = exception
-
-    def process_response(self, request, response):
-        untraced = getattr(request, _UNTRACED, None)
-        if untraced is None:
-            return super().process_response(request, response)
-        if untraced:
-            return response
-        meta = request.META
-        activation = meta.pop(self._environ_activation_key, None)
-        span = meta.pop(self._environ_span_key, None)
-        active_requests_count_attrs = meta.pop(self._environ_active_request_attr_key, None)
-        duration_attrs = meta.pop(self._environ_duration_attr_key, None)
-        request_start_time = meta.pop(self._environ_timer_key, None)
-        exception = None
-        if activation and span:
-            add_response_attributes(
-                span,
-                f"{response.status_code} {response.reason_phrase}",
-                response.items(),
-                duration_attrs=duration_attrs,
-                sem_conv_opt_in_mode=self._sem_conv_opt_in_mode,
-            )
-            if (
-                self._capture_response_headers
-                and span.is_recording()
-                and span.kind == SpanKind.SERVER
-            ):
-                custom_attributes = collect_custom_response_headers_attributes(response.items())
-                if custom_attributes:
-                    span.set_attributes(custom_attributes)
-            propagator = get_global_response_propagator()
-            if propagator:
-                propagator.inject(response)
-            exception = meta.pop(self._environ_exception_key, None)
-            if _DjangoMiddleware._otel_response_hook:
-                try:
-                    _DjangoMiddleware._otel_response_hook(span, request, response)
-                except Exception:
-                    logger.exception("Exception raised by response_hook")
-        if request_start_time is not None:
-            duration_s = default_timer() - request_start_time
-            self._duration_histogram_new.record(
-                max(duration_s, 0),
-                _parse_duration_attrs(duration_attrs, _StabilityMode.HTTP),
-            )
-        self._active_request_counter.add(-1, active_requests_count_attrs)
-        if activation and span:
-            if exception:
-                activation.__exit__(
-                    type(exception), exception, getattr(exception, "__traceback__", None)
-                )
-            else:
-                activation.__exit__(None, None, None)
-        token = meta.pop(self._environ_token, None)
-        if token is not None:
-            detach(token)
-        return response
-
-
 def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     """Switch on every instrumentation once; each instrumentor ignores a second call.
 
@@ -441,6 +140,10 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
         otlp_handler.addFilter(_not_from_the_sdk)
 
 
+def _in_flight_requests(name: str) -> bool:
+    return name == "http.server.active_requests"
+
+
 def _use_server_span_middleware() -> None:
     # Where the instrumentation put its middleware, ours takes its place (same position,
     # same class attributes: tracer, meter, hooks, excluded URLs).
@@ -448,7 +151,7 @@ def _use_server_span_middleware() -> None:
     from opentelemetry.instrumentation.django.middleware.otel_middleware import _DjangoMiddleware
 
     theirs = f"{_DjangoMiddleware.__module__}.{_DjangoMiddleware.__qualname__}"
-    ours = f"{__name__}.ServerSpanMiddleware"
+    ours = "telemetry.server_span.ServerSpanMiddleware"
     settings.MIDDLEWARE = [ours if path == theirs else path for path in settings.MIDDLEWARE]
 
 

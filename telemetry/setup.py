@@ -38,13 +38,13 @@ from opentelemetry.sdk.trace.sampling import Sampler
 
 from telemetry import metrics_pull
 from telemetry.config import SignalConfig, TelemetryConfig, load_config
-from telemetry.instrumentation import TalliedMeterProvider
 from telemetry.sampling import build_sampler
 from telemetry.sampling_export import (
     SwitchableLogExporter,
     SwitchableMetricExporter,
     SwitchableSpanExporter,
 )
+from telemetry.tallied_metrics import TalliedMeterProvider
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from opentelemetry.sdk.metrics._internal.measurement_consumer import (
     SynchronousMeasurementConsumer,
 )
 
-from telemetry import instrumentation
+from telemetry import server_span
 from telemetry.instrumentation import route_template
 from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
@@ -28,7 +28,7 @@ SAMPLED_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def test_our_middleware_takes_the_place_of_the_instrumentations(otel):
-    ours = "telemetry.instrumentation.ServerSpanMiddleware"
+    ours = "telemetry.server_span.ServerSpanMiddleware"
     theirs = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
     assert ours in settings.MIDDLEWARE
     assert theirs not in settings.MIDDLEWARE
@@ -48,9 +48,9 @@ def calls_fixture(monkeypatch):
         return wrapper
 
     monkeypatch.setattr(
-        instrumentation,
+        server_span,
         "collect_request_attributes",
-        counting("attributes", instrumentation.collect_request_attributes),
+        counting("attributes", server_span.collect_request_attributes),
     )
     monkeypatch.setattr(otel_middleware, "resolve", counting("resolve", otel_middleware.resolve))
     monkeypatch.setattr(
@@ -160,5 +160,5 @@ def test_excluded_urls_are_matched_against_the_url_without_its_query():
     from django.test import RequestFactory
 
     request = RequestFactory().get("/health", {"verbose": "1"}, HTTP_HOST="127.0.0.1:8000")
-    assert instrumentation._url_for_exclusion(request) == "http://127.0.0.1:8000/health"
+    assert server_span._url_for_exclusion(request) == "http://127.0.0.1:8000/health"
     assert request.build_absolute_uri("?") == "http://127.0.0.1:8000/health"

@@ -1,0 +1,88 @@
+"""Counters that add up in memory and are reported at collection, for the measurements made
+on every request or span, where a synchronous SDK measurement costs too much."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+
+
+class TalliedCounter:
+    """A counter or up-down counter that adds up in memory and is read at collection.
+
+    A synchronous SDK measurement costs about 10 us (attributes copied, validated, hashed,
+    sorted; a lock; an exemplar offer). For sums whose only use is their running total
+    (in-flight requests, items a batch processor handled or dropped), this keeps the total
+    per attribute set in a dict instead, and an observable instrument of the same name,
+    kind, unit and description reports it: the exported series are the same cumulative sums.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals: dict[frozenset, list] = {}
+
+    def add(self, amount: int, attributes: dict | None = None, context: object = None) -> None:
+        key = frozenset(attributes.items()) if attributes else frozenset()
+        with self._lock:
+            total = self._totals.get(key)
+            if total is None:
+                self._totals[key] = [amount, dict(attributes or {})]
+            else:
+                total[0] += amount
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            return [Observation(total, attributes) for total, attributes in self._totals.values()]
+
+
+# One tally per (scope, instrument) in this process, shared by every user of that name (a
+# MeterProvider keeps the first instrument registered under a name and ignores the
+# callbacks of later ones).
+_tallies: dict[tuple[str, str], TalliedCounter] = {}
+_tallies_lock = threading.Lock()
+
+
+class _TalliedMeter:
+    """A Meter whose chosen counters and up-down counters are TalliedCounter; every other
+    instrument is the real one."""
+
+    def __init__(self, meter: metrics.Meter, scope: str, tallied: Callable[[str], bool]):
+        self._meter = meter
+        self._scope = scope
+        self._tallied = tallied
+
+    def _tally(self, name: str, register: Callable[..., object], unit: str, description: str):
+        with _tallies_lock:
+            counter = _tallies.get((self._scope, name))
+            if counter is None:
+                counter = _tallies[(self._scope, name)] = TalliedCounter()
+                register(name, callbacks=[counter.observe], unit=unit, description=description)
+        return counter
+
+    def create_counter(self, name: str, unit: str = "", description: str = ""):
+        if not self._tallied(name):
+            return self._meter.create_counter(name, unit=unit, description=description)
+        return self._tally(name, self._meter.create_observable_counter, unit, description)
+
+    def create_up_down_counter(self, name: str, unit: str = "", description: str = ""):
+        if not self._tallied(name):
+            return self._meter.create_up_down_counter(name, unit=unit, description=description)
+        return self._tally(name, self._meter.create_observable_up_down_counter, unit, description)
+
+    def __getattr__(self, name: str):
+        return getattr(self._meter, name)
+
+
+class TalliedMeterProvider(metrics.MeterProvider):
+    """Meters whose counters named by `tallied` are TalliedCounter, over the global
+    MeterProvider (resolved when the meter is asked for, so it may be set afterwards)."""
+
+    def __init__(self, tallied: Callable[[str], bool]) -> None:
+        self._tallied = tallied
+
+    def get_meter(self, name, version=None, schema_url=None, attributes=None):
+        real = metrics.get_meter_provider().get_meter(name, version, schema_url, attributes)
+        return _TalliedMeter(real, name, self._tallied)  # type: ignore[return-value]
