@@ -78,3 +78,22 @@ def otel_fixture(otel_session: InMemoryTelemetry) -> InMemoryTelemetry:
     otel_session.spans.clear()
     otel_session.logs.clear()
     return otel_session
+
+
+@pytest.fixture(name="synchronous_measurements")
+def synchronous_measurements_fixture(monkeypatch) -> list[str]:
+    """The instrument name of every synchronous SDK measurement made during the test (each
+    costs a copy, hash and lock of its attributes: what the cost tests count)."""
+    from opentelemetry.sdk.metrics._internal.measurement_consumer import (
+        SynchronousMeasurementConsumer,
+    )
+
+    names: list[str] = []
+    consume = SynchronousMeasurementConsumer.consume_measurement
+
+    def recording_consume(self, measurement):
+        names.append(measurement.instrument.name)
+        return consume(self, measurement)
+
+    monkeypatch.setattr(SynchronousMeasurementConsumer, "consume_measurement", recording_consume)
+    return names

@@ -11,13 +11,14 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.test import Client
 from opentelemetry.instrumentation.django.middleware import otel_middleware
-from opentelemetry.sdk.metrics._internal.measurement_consumer import (
-    SynchronousMeasurementConsumer,
-)
 
 from telemetry import server_span
 from telemetry.instrumentation import route_template
-from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
+from tests.telemetry_in_memory import (  # noqa: F401
+    otel_fixture,
+    otel_session_fixture,
+    synchronous_measurements_fixture,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -115,15 +116,10 @@ def test_an_unsampled_request_records_its_duration_with_a_sampled_ones_attribute
     }
 
 
-def test_in_flight_requests_are_counted_without_a_measurement_per_request(otel, monkeypatch):
-    measured = []
-    consume = SynchronousMeasurementConsumer.consume_measurement
-
-    def recording_consume(self, measurement):
-        measured.append(measurement.instrument.name)
-        return consume(self, measurement)
-
-    monkeypatch.setattr(SynchronousMeasurementConsumer, "consume_measurement", recording_consume)
+def test_in_flight_requests_are_counted_without_a_measurement_per_request(
+    otel, monkeypatch, synchronous_measurements
+):
+    measured = synchronous_measurements
     seen_in_flight = []
 
     def in_flight() -> int:

@@ -12,16 +12,17 @@ import threading
 
 import pytest
 from django.test import Client
-from opentelemetry.sdk.metrics._internal.measurement_consumer import (
-    SynchronousMeasurementConsumer,
-)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from telemetry.setup import new_batch_span_processor, new_tracer_provider
-from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
+from tests.telemetry_in_memory import (  # noqa: F401
+    otel_fixture,
+    otel_session_fixture,
+    synchronous_measurements_fixture,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -71,15 +72,10 @@ class StuckExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def test_spans_dropped_from_a_full_queue_are_counted_as_queue_full(otel, monkeypatch):
-    measurements = []
-    consume = SynchronousMeasurementConsumer.consume_measurement
-
-    def counting_consume(self, measurement):
-        measurements.append(measurement.instrument.name)
-        return consume(self, measurement)
-
-    monkeypatch.setattr(SynchronousMeasurementConsumer, "consume_measurement", counting_consume)
+def test_spans_dropped_from_a_full_queue_are_counted_as_queue_full(
+    otel, monkeypatch, synchronous_measurements
+):
+    measurements = synchronous_measurements
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "2")
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
     exporter = StuckExporter()
