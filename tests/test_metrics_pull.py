@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from telemetry.config import load_config
 from telemetry.metrics_pull import start_reader
+from tests.e2e.prometheus import free_port_range
 from tests.e2e.servers import free_port
 
 
@@ -62,21 +63,8 @@ def test_bad_values_name_the_variable(monkeypatch, variable, value, message):
         load_config()
 
 
-def _two_adjacent_ports() -> int:
-    """A port P such that P and P + 1 are both free."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two adjacent free ports")
-
-
 def test_a_process_takes_the_first_free_port_and_serves_translated_names():
-    taken = _two_adjacent_ports()
+    taken, _ = free_port_range(2)
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", taken))
         holder.listen()
