@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -82,6 +83,12 @@ class PolicySnapshot:
     forced: dict[str, SamplingResult] = field(default_factory=dict)
     _server_memo: dict[str, RootDecision] = field(default_factory=dict, repr=False)
     _task_memo: dict[str, RootDecision] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def decides_by_route(self) -> bool:
+        """Whether a rule matches server spans by route: then a server span must be named by
+        its route when it starts (the sampler sees only the name). Asked on every request."""
+        return any(rule.kind == HTTP_RULE for rule in self.rules)
 
     def for_server_span(self, name: str) -> RootDecision:
         """The decision for a server span named by the Django instrumentation at its start.

@@ -1,17 +1,19 @@
 """ServerSpanMiddleware: the Django instrumentation's middleware, doing per request only what
-the span needs (docs/overhead.md). It subclasses private classes of
+the span and the request metrics need (docs/overhead.md). It subclasses a private class of
 opentelemetry-instrumentation-django: check it again whenever that package is upgraded."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-from time import time
 from timeit import default_timer
 
-from django.http import HttpRequest
-from opentelemetry.context import detach
+from django.http import HttpRequest, HttpResponse
+from opentelemetry.context import attach, detach
 from opentelemetry.instrumentation._semconv import (
+    _server_active_requests_count_attrs_new,
+    _server_duration_attrs_new,
     _set_http_flavor_version,
     _set_http_method,
     _set_http_scheme,
@@ -20,13 +22,12 @@ from opentelemetry.instrumentation._semconv import (
 from opentelemetry.instrumentation.django.middleware.otel_middleware import (
     _DjangoMiddleware,
     _is_asgi_request,
-    _parse_active_request_count_attrs,
-    _parse_duration_attrs,
 )
 from opentelemetry.instrumentation.propagators import get_global_response_propagator
 from opentelemetry.instrumentation.utils import (
     _start_internal_or_server_span,
     extract_attributes_from_object,
+    http_status_to_status_code,
 )
 from opentelemetry.instrumentation.wsgi import (
     add_response_attributes,
@@ -35,27 +36,32 @@ from opentelemetry.instrumentation.wsgi import (
     collect_request_attributes,
     wsgi_getter,
 )
-from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
-from opentelemetry.trace import SpanKind, use_span
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 from opentelemetry.util.http import (
     OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
     OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
     sanitize_method,
 )
 
+from telemetry.sampling_policy import current_policy
+
 logger = logging.getLogger(__name__)
 
-
-_UNTRACED = "_telemetry_untraced"  # request attribute: True for an excluded URL
+# Request attribute: True when this middleware's own path serves the request, False for an
+# excluded URL, absent when the instrumentation's path does (ASGI, other conventions).
+_SERVED = "_telemetry_server_span"
+# Where a WSGI server may put the request's start time (as the instrumentation reads it).
+_START_TIME_KEY = "opentelemetry-instrumentor-django.starttime_key"
+_DURATION_KEYS = frozenset(_server_duration_attrs_new)
+_IN_FLIGHT_KEYS = frozenset(_server_active_requests_count_attrs_new)
 
 
 def _names_spans_by_route() -> bool:
     """Whether the sampler needs the server span's route to decide (a sampling rule by
     route), so the span must be named by it when it starts."""
-    from telemetry.sampling_policy import HTTP_RULE, current_policy
-
-    policy = current_policy()
-    return any(rule.kind == HTTP_RULE for rule in policy.rules)
+    return current_policy().decides_by_route
 
 
 def _url_for_exclusion(request: HttpRequest) -> str:
@@ -67,18 +73,41 @@ def _url_for_exclusion(request: HttpRequest) -> str:
     return f"{request.scheme}://{host}{request.path}"
 
 
-class ServerSpanMiddleware(_DjangoMiddleware):
-    """The Django instrumentation's middleware, doing per request only what is needed.
+@functools.lru_cache(maxsize=64)
+def _request_basics(method: str, scheme: str, protocol: str) -> tuple[str, dict, dict, dict]:
+    """What every request with this method, scheme and protocol starts with: the span name
+    (before its route is known), the span's start attributes, the duration metric's
+    attributes so far and the in-flight count's. Cached: there are few combinations
+    (unknown methods become _OTHER); callers copy the dicts they change."""
+    mode = _StabilityMode.HTTP
+    attributes: dict = {}
+    _set_http_method(attributes, method, sanitize_method(method), mode)
+    _set_http_scheme(attributes, scheme, mode)
+    if protocol.upper().startswith("HTTP/"):
+        protocol = protocol[len("HTTP/") :]
+    if protocol:
+        _set_http_flavor_version(attributes, protocol, mode)
+    sanitized = sanitize_method(method.strip())
+    name = "HTTP" if sanitized == "_OTHER" else sanitized
+    duration = {k: v for k, v in attributes.items() if k in _DURATION_KEYS}
+    in_flight = {k: v for k, v in attributes.items() if k in _IN_FLIGHT_KEYS}
+    return name, attributes, duration, in_flight
 
-    Same spans, attributes and metrics as the instrumentation's own, but:
-    - the excluded-URL check runs once per request instead of in each of the four hooks,
-      on a URL put together from the request (not built and validated by Django);
+
+class ServerSpanMiddleware(_DjangoMiddleware):
+    """The Django instrumentation's middleware (its tracer, instruments, hooks and excluded
+    URLs, set by DjangoInstrumentor), serving each WSGI request in one call instead of its
+    four hooks. Same spans, attributes and metrics, but per request:
+    - the excluded-URL check runs once, on a URL put together from the request (not built
+      and validated by Django);
+    - the method, scheme and protocol attributes are worked out once per combination;
     - a request whose span is not recording gets only the attributes its metrics need
-      (method, scheme, protocol version), not all of them (user agent, addresses ...);
+      (method, scheme, protocol version, status, route), not all of them (user agent,
+      addresses ...), and its status goes straight into the metric attributes;
     - the path is resolved at the start only when a sampling rule by route needs the name
       to decide; otherwise the span starts named by its method, Django resolves the path
       once, and the response hook names a recording span by its route template;
-    - the capture-headers variables are read when the middleware is built, not per request.
+    - the capture-headers variables are read when the middleware is built.
     ASGI requests, and the old or duplicated HTTP conventions, go the instrumentation's way.
     """
 
@@ -92,142 +121,117 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE)
         )
 
-    def _span_name(self, request: HttpRequest) -> str:
-        if _names_spans_by_route():
-            return self._get_span_name(request)
-        method = sanitize_method(request.method.strip())
-        return "HTTP" if method == "_OTHER" else method
-
-    def process_request(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if not self._lean or _is_asgi_request(request):
-            return super().process_request(request)
-        untraced = self._excluded_urls.url_disabled(_url_for_exclusion(request))
-        setattr(request, _UNTRACED, untraced)
-        if untraced:
-            return
-        request._otel_start_time = time()
+            return super().__call__(request)
+        if self._excluded_urls.url_disabled(_url_for_exclusion(request)):
+            setattr(request, _SERVED, False)
+            return self.get_response(request)
+        setattr(request, _SERVED, True)
         meta = request.META
-        mode = self._sem_conv_opt_in_mode
-        # What the metrics need (the same keys collect_request_attributes would give them).
-        attributes: dict = {}
-        method = meta.get("REQUEST_METHOD", "")
-        _set_http_method(attributes, method, sanitize_method(method), mode)
-        _set_http_scheme(attributes, meta.get("wsgi.url_scheme"), mode)
-        flavor = meta.get("SERVER_PROTOCOL", "")
-        if flavor.upper().startswith("HTTP/"):
-            flavor = flavor[len("HTTP/") :]
-        if flavor:
-            _set_http_flavor_version(attributes, flavor, mode)
-        span, token = _start_internal_or_server_span(
+        name, start_attributes, duration_attributes, in_flight = _request_basics(
+            meta.get("REQUEST_METHOD", ""),
+            meta.get("wsgi.url_scheme", ""),
+            meta.get("SERVER_PROTOCOL", ""),
+        )
+        if _names_spans_by_route():
+            name = self._get_span_name(request)
+        span, parent_token = _start_internal_or_server_span(
             tracer=self._tracer,
-            span_name=self._span_name(request),
-            start_time=meta.get("opentelemetry-instrumentor-django.starttime_key"),
+            span_name=name,
+            start_time=meta.get(_START_TIME_KEY),
             context_carrier=meta,
             context_getter=wsgi_getter,
-            attributes=attributes,
+            attributes=start_attributes,
         )
         if span.is_recording():
-            attributes = collect_request_attributes(meta, mode)
-            attributes = extract_attributes_from_object(
-                request, self._traced_request_attrs, attributes
-            )
-            if self._capture_request_headers and span.kind == SpanKind.SERVER:
-                custom_attributes = collect_custom_request_headers_attributes(meta)
-                if custom_attributes:
-                    span.set_attributes(custom_attributes)
-            span.set_attributes(attributes)
-        active_requests_count_attrs = _parse_active_request_count_attrs(attributes, mode)
-        meta[self._environ_active_request_attr_key] = active_requests_count_attrs
-        # All of them: filtered when the duration is recorded.
+            self._add_request_attributes(span, request)
+        # The duration metric's attributes: the hooks add the route, the response its status.
+        attributes = dict(duration_attributes)
         meta[self._environ_duration_attr_key] = attributes
-        self._active_request_counter.add(1, active_requests_count_attrs)
-
-        activation = use_span(span, end_on_exit=True)
-        activation.__enter__()
-        meta[self._environ_timer_key] = default_timer()
-        meta[self._environ_activation_key] = activation
-        meta[self._environ_span_key] = span
-        if token:
-            meta[self._environ_token] = token
-        if _DjangoMiddleware._otel_request_hook:
-            try:
-                _DjangoMiddleware._otel_request_hook(span, request)
-            except Exception:
-                logger.exception("Exception raised by request_hook")
-
-    def process_view(self, request, view_func, *args, **kwargs):
-        untraced = getattr(request, _UNTRACED, None)
-        if untraced is None:
-            return super().process_view(request, view_func, *args, **kwargs)
-        if untraced or self._environ_span_key not in request.META:
-            return
-        route = getattr(getattr(request, "resolver_match", None), "route", None)
-        if route:
-            span = request.META[self._environ_span_key]
-            if span.is_recording():
-                span.set_attribute(HTTP_ROUTE, route)
-            request.META[self._environ_duration_attr_key][HTTP_ROUTE] = route
-
-    def process_exception(self, request, exception):
-        untraced = getattr(request, _UNTRACED, None)
-        if untraced is None:
-            return super().process_exception(request, exception)
-        if not untraced and self._environ_activation_key in request.META:
-            request.META[self._environ_exception_key] = exception
-
-    def process_response(self, request, response):
-        untraced = getattr(request, _UNTRACED, None)
-        if untraced is None:
-            return super().process_response(request, response)
-        if untraced:
+        self._active_request_counter.add(1, in_flight)
+        token = attach(set_span_in_context(span))
+        try:
+            if _DjangoMiddleware._otel_request_hook:
+                self._call_hook(_DjangoMiddleware._otel_request_hook, span, request)
+            started = default_timer()
+            response = self.get_response(request)
+            self._add_response_attributes(span, request, response, attributes)
+            if _DjangoMiddleware._otel_response_hook:
+                self._call_hook(_DjangoMiddleware._otel_response_hook, span, request, response)
+            # Recorded while the span is current, so an exemplar can point at it.
+            self._duration_histogram_new.record(max(default_timer() - started, 0), attributes)
             return response
-        meta = request.META
-        activation = meta.pop(self._environ_activation_key, None)
-        span = meta.pop(self._environ_span_key, None)
-        active_requests_count_attrs = meta.pop(self._environ_active_request_attr_key, None)
-        duration_attrs = meta.pop(self._environ_duration_attr_key, None)
-        request_start_time = meta.pop(self._environ_timer_key, None)
-        exception = None
-        if activation and span:
+        except Exception as exc:  # outside the views (those become 500 responses first)
+            _mark_failed(span, exc)
+            raise
+        finally:
+            self._active_request_counter.add(-1, in_flight)
+            span.end()
+            detach(token)
+            if parent_token is not None:
+                detach(parent_token)
+
+    def _add_request_attributes(self, span: Span, request: HttpRequest) -> None:
+        mode = self._sem_conv_opt_in_mode
+        attributes = collect_request_attributes(request.META, mode)
+        attributes = extract_attributes_from_object(request, self._traced_request_attrs, attributes)
+        if self._capture_request_headers and span.kind == SpanKind.SERVER:
+            custom_attributes = collect_custom_request_headers_attributes(request.META)
+            if custom_attributes:
+                span.set_attributes(custom_attributes)
+        span.set_attributes(attributes)
+
+    def _add_response_attributes(
+        self, span: Span, request: HttpRequest, response: HttpResponse, attributes: dict
+    ) -> None:
+        status = response.status_code
+        if span.is_recording():
             add_response_attributes(
                 span,
-                f"{response.status_code} {response.reason_phrase}",
+                f"{status} {response.reason_phrase}",
                 response.items(),
-                duration_attrs=duration_attrs,
+                duration_attrs=attributes,
                 sem_conv_opt_in_mode=self._sem_conv_opt_in_mode,
             )
-            if (
-                self._capture_response_headers
-                and span.is_recording()
-                and span.kind == SpanKind.SERVER
-            ):
+            if self._capture_response_headers and span.kind == SpanKind.SERVER:
                 custom_attributes = collect_custom_response_headers_attributes(response.items())
                 if custom_attributes:
                     span.set_attributes(custom_attributes)
-            propagator = get_global_response_propagator()
-            if propagator:
-                propagator.inject(response)
-            exception = meta.pop(self._environ_exception_key, None)
-            if _DjangoMiddleware._otel_response_hook:
-                try:
-                    _DjangoMiddleware._otel_response_hook(span, request, response)
-                except Exception:
-                    logger.exception("Exception raised by response_hook")
-        if request_start_time is not None:
-            duration_s = default_timer() - request_start_time
-            self._duration_histogram_new.record(
-                max(duration_s, 0),
-                _parse_duration_attrs(duration_attrs, _StabilityMode.HTTP),
-            )
-        self._active_request_counter.add(-1, active_requests_count_attrs)
-        if activation and span:
-            if exception:
-                activation.__exit__(
-                    type(exception), exception, getattr(exception, "__traceback__", None)
-                )
-            else:
-                activation.__exit__(None, None, None)
-        token = meta.pop(self._environ_token, None)
-        if token is not None:
-            detach(token)
-        return response
+            exception = request.META.pop(self._environ_exception_key, None)
+            if exception is not None:
+                _mark_failed(span, exception)
+        else:  # what add_response_attributes gives the metric, without a span to set
+            attributes[HTTP_RESPONSE_STATUS_CODE] = status
+            if http_status_to_status_code(status, server_span=True) is StatusCode.ERROR:
+                attributes[ERROR_TYPE] = str(status)
+        propagator = get_global_response_propagator()
+        if propagator:
+            propagator.inject(response)
+
+    @staticmethod
+    def _call_hook(hook, *args) -> None:
+        try:
+            hook(*args)
+        except Exception:
+            logger.exception("Exception raised by %s", getattr(hook, "__name__", hook))
+
+    def process_view(self, request, view_func, *args, **kwargs):
+        if getattr(request, _SERVED, None) is None:
+            return super().process_view(request, view_func, *args, **kwargs)
+        return None  # the response hook names the span and the metric by the route template
+
+    def process_exception(self, request, exception):
+        served = getattr(request, _SERVED, None)
+        if served is None:
+            return super().process_exception(request, exception)
+        if served:
+            request.META[self._environ_exception_key] = exception
+        return None
+
+
+def _mark_failed(span: Span, exception: BaseException) -> None:
+    """What the instrumentation's use_span does with an exception: an event and the status."""
+    if span.is_recording():
+        span.record_exception(exception)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
