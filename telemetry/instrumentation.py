@@ -116,8 +116,9 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
         excluded_urls=excluded_urls,
         request_hook=on_request,
         response_hook=name_server_span_by_route,
-        # http.server.active_requests goes up and down once per request: tallied in memory.
-        meter_provider=TalliedMeterProvider(_in_flight_requests),
+        # http.server.active_requests goes up and down once per request, and
+        # http.server.request.duration records once per request: both tallied in memory.
+        meter_provider=TalliedMeterProvider(_measured_per_request),
     )
     _use_server_span_middleware()
     # Statements are recorded with their placeholders, never with parameter values.
@@ -140,8 +141,8 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
         otlp_handler.addFilter(_not_from_the_sdk)
 
 
-def _in_flight_requests(name: str) -> bool:
-    return name == "http.server.active_requests"
+def _measured_per_request(name: str) -> bool:
+    return name in {"http.server.active_requests", "http.server.request.duration"}
 
 
 def _use_server_span_middleware() -> None:

@@ -44,6 +44,7 @@ from telemetry.sampling_export import (
     SwitchableMetricExporter,
     SwitchableSpanExporter,
 )
+from telemetry.tallied_histogram import TallyReportingMeterProvider
 from telemetry.tallied_metrics import TalliedMeterProvider
 
 logger = logging.getLogger(__name__)
@@ -215,7 +216,8 @@ def _build_providers(
                     export_interval_millis=config.metric_export_interval_ms,
                 )
             )
-        meter_provider = MeterProvider(
+        # Also hands every reader the histograms tallied in memory (telemetry.tallied_histogram).
+        meter_provider = TallyReportingMeterProvider(
             resource=resource,
             metric_readers=readers,  # type: ignore[arg-type]
             shutdown_on_exit=False,

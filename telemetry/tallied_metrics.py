@@ -1,13 +1,17 @@
 """Counters that add up in memory and are reported at collection, for the measurements made
-on every request or span, where a synchronous SDK measurement costs too much."""
+on every request or span, where a synchronous SDK measurement costs too much; and the meters
+that hand out those counters and the histograms of telemetry.tallied_histogram."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from telemetry.tallied_histogram import TallyReportingMeterProvider, tallied_histogram
 
 
 class TalliedCounter:
@@ -46,12 +50,15 @@ _tallies_lock = threading.Lock()
 
 
 class _TalliedMeter:
-    """A Meter whose chosen counters and up-down counters are TalliedCounter; every other
-    instrument is the real one."""
+    """A Meter whose chosen counters and up-down counters are TalliedCounter, and chosen
+    histograms TalliedHistogram; every other instrument is the real one."""
 
-    def __init__(self, meter: metrics.Meter, scope: str, tallied: Callable[[str], bool]):
+    def __init__(
+        self, meter: metrics.Meter, scope: InstrumentationScope, tallied: Callable[[str], bool]
+    ):
         self._meter = meter
-        self._scope = scope
+        self._scope = scope.name
+        self._instrumentation_scope = scope
         self._tallied = tallied
 
     def _tally(self, name: str, register: Callable[..., object], unit: str, description: str):
@@ -72,17 +79,38 @@ class _TalliedMeter:
             return self._meter.create_up_down_counter(name, unit=unit, description=description)
         return self._tally(name, self._meter.create_observable_up_down_counter, unit, description)
 
+    def create_histogram(
+        self,
+        name: str,
+        unit: str = "",
+        description: str = "",
+        explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
+    ):
+        # A tallied histogram reaches the readers only through a TallyReportingMeterProvider.
+        reported = isinstance(metrics.get_meter_provider(), TallyReportingMeterProvider)
+        if not (reported and self._tallied(name)):
+            return self._meter.create_histogram(
+                name,
+                unit=unit,
+                description=description,
+                explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory,
+            )
+        boundaries = explicit_bucket_boundaries_advisory
+        return tallied_histogram(self._instrumentation_scope, name, unit, description, boundaries)
+
     def __getattr__(self, name: str):
         return getattr(self._meter, name)
 
 
 class TalliedMeterProvider(metrics.MeterProvider):
-    """Meters whose counters named by `tallied` are TalliedCounter, over the global
-    MeterProvider (resolved when the meter is asked for, so it may be set afterwards)."""
+    """Meters whose counters and histograms named by `tallied` are tallied in memory, over
+    the global MeterProvider (resolved when the meter is asked for, so it may be set
+    afterwards)."""
 
     def __init__(self, tallied: Callable[[str], bool]) -> None:
         self._tallied = tallied
 
     def get_meter(self, name, version=None, schema_url=None, attributes=None):
         real = metrics.get_meter_provider().get_meter(name, version, schema_url, attributes)
-        return _TalliedMeter(real, name, self._tallied)  # type: ignore[return-value]
+        scope = InstrumentationScope(name, version, schema_url, attributes)
+        return _TalliedMeter(real, scope, self._tallied)  # type: ignore[return-value]
