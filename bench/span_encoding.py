@@ -1,0 +1,133 @@
+"""What encoding a batch of finished spans to OTLP costs per span: the official encoder
+next to telemetry.span_encoding, in one run, printed as ratios.
+
+    flock /tmp/bench.lock .venv/bin/python bench/span_encoding.py [--rounds 9] [--batch 512]
+
+Batches (real SDK spans from a TracerProvider):
+  typical      Django server spans as the instrumentation makes them: 13 attributes whose
+               values repeat from request to request (cache hits)
+  distinct     the same shape with every value distinct (path, ids, ports, user agent),
+               and the caches emptied before each run: every attribute pair is a miss
+
+Columns (microseconds per span):
+  official     official encode_spans(...).SerializeToString(), what both exporters pay
+  grpc         fast encode_spans(...) (bytes parsed back into the message) and
+               SerializeToString(), what GrpcSpanExporter pays
+  http         fast encode_spans_to_bytes(...), what HttpSpanExporter pays
+
+The cases alternate within every round; each ratio is taken within its round and the
+median and min-max over the rounds are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import (
+    encode_spans as official_encode_spans,
+)
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from telemetry import span_encoding
+
+
+def server_span_attributes(index: int, distinct: bool) -> dict:
+    n = index if distinct else 0
+    return {
+        "http.request.method": "GET",
+        "url.scheme": "http",
+        "network.protocol.version": "1.1",
+        "server.address": "127.0.0.1",
+        "server.port": 8000,
+        "url.path": f"/api/users/{n}" if distinct else "/",
+        "user_agent.original": f"wrk/{n}" if distinct else "wrk",
+        "client.address": f"10.0.{n // 256 % 256}.{n % 256}" if distinct else "127.0.0.1",
+        "client.port": 40000 + n,
+        "network.peer.address": f"10.1.{n // 256 % 256}.{n % 256}" if distinct else "127.0.0.1",
+        "network.peer.port": 30000 + n,
+        "http.route": "/api/users/<int:user_id>" if distinct else "/",
+        "http.response.status_code": 200,
+    }
+
+
+def server_spans(count: int, distinct: bool) -> list[ReadableSpan]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.django", "0.66b1")
+    for index in range(count):
+        name = f"GET /api/users/{index}" if distinct else "GET /"
+        attributes = server_span_attributes(index, distinct)
+        tracer.start_span(name, kind=SpanKind.SERVER, attributes=attributes).end()
+    return list(exporter.get_finished_spans())
+
+
+def us_per_span(run: Callable[[], object], spans: int, repeat: int, cold: bool) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        if cold:
+            span_encoding.clear_caches()
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best / spans * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=5, help="runs per case per round (best kept)")
+    args = parser.parse_args()
+
+    batches = {
+        "typical": server_spans(args.batch, False),
+        "distinct": server_spans(args.batch, True),
+    }
+    for spans in batches.values():  # the fast encoder must say the same before it is timed
+        assert span_encoding.encode_spans(spans) == official_encode_spans(spans)
+    results: dict[str, dict[str, list[float]]] = {
+        b: {"official": [], "grpc": [], "http": []} for b in batches
+    }
+    for round_number in range(args.rounds):
+        for batch, spans in batches.items():
+            cases = {
+                "official": lambda s=spans: official_encode_spans(s).SerializeToString(),
+                "grpc": lambda s=spans: span_encoding.encode_spans(s).SerializeToString(),
+                "http": lambda s=spans: span_encoding.encode_spans_to_bytes(s),
+            }
+            order = list(cases) if round_number % 2 == 0 else list(reversed(cases))
+            for case in order:
+                cold = batch == "distinct" and case != "official"
+                results[batch][case].append(us_per_span(cases[case], len(spans), args.repeat, cold))
+
+    size = len(span_encoding.encode_spans_to_bytes(batches["typical"])) / args.batch
+    print(f"batch of {args.batch} spans, {args.rounds} rounds; a typical span is {size:.0f} bytes")
+    header = f"{'batch':<10} {'official us':>11} {'grpc us':>8} {'http us':>8}"
+    print(f"{header}   official/grpc  official/http")
+    for batch, by_case in results.items():
+        official, grpc, http = (statistics.median(by_case[c]) for c in ("official", "grpc", "http"))
+        grpc_ratios = [o / g for o, g in zip(by_case["official"], by_case["grpc"], strict=True)]
+        http_ratios = [o / h for o, h in zip(by_case["official"], by_case["http"], strict=True)]
+        print(
+            f"{batch:<10} {official:>11.2f} {grpc:>8.2f} {http:>8.2f}"
+            f"   {_ratio(grpc_ratios):>13}  {_ratio(http_ratios):>13}"
+        )
+
+
+def _ratio(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
+
+
+if __name__ == "__main__":
+    main()
