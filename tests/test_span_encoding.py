@@ -369,5 +369,5 @@ def test_it_reads_sdk_span_attributes_without_their_read_only_wrapper():
     # Walking the MappingProxyType around a span's attributes costs a Python call per
     # attribute; if an SDK upgrade moves the dict inside, this says so (the output would
     # stay right, only slower).
-    [span] = [s for s in varied_spans() if s.name == "SELECT users"][:1]
+    span = next(s for s in varied_spans() if s.name == "SELECT users")
     assert span_encoding._span_attributes(span) is span._attributes._dict
