@@ -36,11 +36,15 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import SpanKind, StatusCode
 
+_logger = logging.getLogger(__name__)
+
 # Bounds each cache: high-cardinality values (ids, URLs with ids) would otherwise grow it
 # without limit. Clearing when full is cheaper per hit than keeping an LRU order.
 CACHE_LIMIT = 4096
 
-# Tags (field number << 3 | wire type) of the fields written here, named message_field.
+# Tags (field number << 3 | wire type) of fields written in more than one place, named
+# MESSAGE_FIELD; the others are written inline, in field-number order as protobuf does
+# (trace.proto: Span, Span.Event, Span.Link, Status; common.proto; resource.proto).
 _KEY_VALUE_KEY = b"\x0a"
 _KEY_VALUE_VALUE = b"\x12"
 _ANY_STRING = b"\x0a"
@@ -55,8 +59,6 @@ _EVENT_ATTRIBUTES = b"\x1a"
 _LINK_ATTRIBUTES = b"\x22"
 _RESOURCE_ATTRIBUTES = b"\x0a"
 _SCOPE_ATTRIBUTES = b"\x1a"
-
-_logger = logging.getLogger(__name__)
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -206,25 +208,26 @@ def _span_body(span: ReadableSpan) -> bytes:
     context = span.get_span_context()
     parent = span.parent
     parts = [
-        b"\x0a\x10",
+        b"\x0a\x10",  # trace_id, 16 bytes
         context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08",
+        b"\x12\x08",  # span_id, 8 bytes
         context.span_id.to_bytes(8, "big"),
     ]
     trace_state = context.trace_state
     if trace_state:
-        parts.append(_string_field(b"\x1a", ",".join(f"{k}={v}" for k, v in trace_state.items())))
+        text = ",".join(f"{k}={v}" for k, v in trace_state.items())
+        parts.append(_string_field(b"\x1a", text))  # trace_state
     if parent:
-        parts.append(b"\x22\x08")
+        parts.append(b"\x22\x08")  # parent_span_id, 8 bytes
         parts.append(parent.span_id.to_bytes(8, "big"))
     name = span.name
     name_field = _span_name_fields.get(name)
     if name_field is None:
-        name_field = _string_field(b"\x2a", name) if name else b""
+        name_field = _string_field(b"\x2a", name) if name else b""  # name
         _remember(_span_name_fields, name, name_field)
     parts.append(name_field)
     parts.append(_KIND_FIELDS[span.kind])
-    start, end = span.start_time, span.end_time
+    start, end = span.start_time, span.end_time  # start/end_time_unix_nano, fixed64
     if start and end:
         parts.append(_pack_start_end(b"\x39", start, b"\x41", end))
     else:
@@ -261,9 +264,9 @@ def _span_attributes(span: ReadableSpan) -> Mapping[str, Any] | None:
 def _event_body(event: Any) -> bytes:
     parts = []
     if event.timestamp:
-        parts.append(b"\x09" + _pack_fixed64(event.timestamp))
+        parts.append(b"\x09" + _pack_fixed64(event.timestamp))  # time_unix_nano
     if event.name:
-        parts.append(_string_field(b"\x12", event.name))
+        parts.append(_string_field(b"\x12", event.name))  # name
     _append_attributes(parts, _plain(event.attributes), _EVENT_ATTRIBUTES)
     if dropped := event.dropped_attributes:
         parts.append(b"\x20" + _varint(dropped))
@@ -274,9 +277,9 @@ def _link_body(link: Any) -> bytes:
     # Like the official encoder, a link carries no trace_state.
     context = link.context
     parts = [
-        b"\x0a\x10",
+        b"\x0a\x10",  # trace_id
         context.trace_id.to_bytes(16, "big"),
-        b"\x12\x08",
+        b"\x12\x08",  # span_id
         context.span_id.to_bytes(8, "big"),
     ]
     _append_attributes(parts, _plain(link.attributes), _LINK_ATTRIBUTES)
@@ -299,7 +302,7 @@ def _status_body(status: Any) -> bytes:
         code_field = (
             b"\x18" + _varint(status.status_code.value) if status.status_code.value else b""
         )
-    if status.description:
+    if status.description:  # message (field 2) comes before code (field 3)
         return _string_field(b"\x12", status.description) + code_field
     return code_field
 

@@ -137,7 +137,7 @@ def varied_spans() -> list[ReadableSpan]:
         with django.start_as_current_span("", kind=SpanKind.PRODUCER) as empty_name:
             empty_name.set_status(Status(StatusCode.OK))
     with celery.start_as_current_span(
-        "run/process_job", kind=SpanKind.CONSUMER, links=[Link(LINKED_REMOTE)]
+        "run/process_job", kind=SpanKind.CONSUMER, links=[Link(REMOTE_PARENT)]
     ) as task:
         task.set_attribute("celery.task_name", "process_job")
         task.record_exception(ValueError("boom"))
