@@ -371,3 +371,19 @@ def test_it_reads_sdk_span_attributes_without_their_read_only_wrapper():
     # stay right, only slower).
     span = next(s for s in varied_spans() if s.name == "SELECT users")
     assert span_encoding._span_attributes(span) is span._attributes._dict
+
+
+@pytest.mark.parametrize(
+    ("protocol", "exporter_class"),
+    [("grpc", span_encoding.GrpcSpanExporter), ("http/protobuf", HttpSpanExporter)],
+)
+def test_the_service_exports_its_spans_with_this_encoder(protocol, exporter_class):
+    from telemetry.config import SignalConfig
+    from telemetry.setup import _span_exporter
+
+    signal = SignalConfig("traces", "otlp", protocol, "http://127.0.0.1:4317")
+    exporter = _span_exporter(signal)
+    try:
+        assert type(exporter) is exporter_class
+    finally:
+        exporter.shutdown()
