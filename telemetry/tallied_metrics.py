@@ -4,6 +4,7 @@ that hand out those counters and the histograms of telemetry.tallied_histogram."
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
@@ -86,9 +87,10 @@ class _TalliedMeter:
         description: str = "",
         explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
     ):
-        # A tallied histogram reaches the readers only through a TallyReportingMeterProvider.
+        # A tallied histogram reaches the readers only through a TallyReportingMeterProvider,
+        # and has explicit buckets only: a process asking for exponential ones gets the SDK's.
         reported = isinstance(metrics.get_meter_provider(), TallyReportingMeterProvider)
-        if not (reported and self._tallied(name)):
+        if not (reported and self._tallied(name)) or _exponential_histograms_preferred():
             return self._meter.create_histogram(
                 name,
                 unit=unit,
@@ -100,6 +102,11 @@ class _TalliedMeter:
 
     def __getattr__(self, name: str):
         return getattr(self._meter, name)
+
+
+def _exponential_histograms_preferred() -> bool:
+    preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "")
+    return preference.strip().lower() == "base2_exponential_bucket_histogram"
 
 
 class TalliedMeterProvider(metrics.MeterProvider):

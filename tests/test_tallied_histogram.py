@@ -287,3 +287,16 @@ def test_pull_mode_serves_the_tallied_duration(otel):
     buckets = series("bucket")  # cumulative, one per boundary of the instrumentation and +Inf
     assert len(buckets) == 15 and buckets == sorted(buckets) and buckets[-1] == 3.0
     assert series("bucket", 'le="+Inf"') == [3.0]
+
+
+def test_a_process_preferring_exponential_histograms_gets_the_sdks_own(otel, monkeypatch):
+    monkeypatch.setenv(
+        "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+        "base2_exponential_bucket_histogram",
+    )
+    name = next(_names)
+    meter = TalliedMeterProvider(lambda chosen: chosen == name).get_meter(*SCOPE)
+
+    histogram = meter.create_histogram(name, unit="s")
+
+    assert not isinstance(histogram, TalliedHistogram)
