@@ -2,9 +2,11 @@
 
 Threaded workers (gthread): POST /api/process calls the downstream service, which by default
 is this same service, so a worker must be able to serve that call while it waits on it.
-A single synchronous worker would wait on itself until the timeout.
+A single synchronous worker would wait on itself until the timeout. GUNICORN_WORKER_CLASS=sync
+suits a service whose downstream is elsewhere (PROCESSING_DOWNSTREAM_URL).
 """
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -12,7 +14,7 @@ from pathlib import Path
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{_port}")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
@@ -45,6 +47,14 @@ def post_fork(server, worker):
     from telemetry.setup import configure_telemetry
 
     configure_telemetry("gunicorn worker")
+
+
+def post_worker_init(worker):
+    # Everything loaded so far (Django, the app, the instrumentations: several hundred
+    # thousand objects) lives as long as the worker. Frozen, the garbage collector's full
+    # collections no longer walk it: measured (docs/overhead.md), they were the p99 of a
+    # traced request, every span's allocations bringing the next full collection closer.
+    gc.freeze()
 
 
 def worker_exit(server, worker):
