@@ -248,6 +248,14 @@ def start_web_from(stack: Stack, tree: Path, **extra_env: str) -> str:
     return base_url
 
 
+def stop_all_but(stack: Stack, kept: ServiceProcess | None) -> None:
+    """Stop the stack's servers, except `kept` (still stopped with the stack at the end)."""
+    for process in stack.processes:
+        if process is not kept:
+            process.stop()
+    stack.processes[:] = [kept] if kept else []
+
+
 def seed(base_url: str, stack: Stack, users: int) -> str:
     """A staff user (whose token the load uses) and a few more users for /api/users to list."""
     token = api_token(base_url, stack, email="bench@example.com")
@@ -494,6 +502,14 @@ def main() -> int:
         " every telemetry mode also runs from it, as '<mode> @baseline', in the same rounds",
     )
     parser.add_argument(
+        "--worker-class",
+        choices=["sync", "gthread"],
+        default="sync",
+        help="sync (the issue's set-up): one request at a time, POST /api/process calling a"
+        " separate server with telemetry off; gthread (what gunicorn.conf.py ships): 2 x"
+        " connections threads, calling this same server downstream",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="instead of gunicorn and wrk: each mode in a fresh process serving requests"
@@ -512,7 +528,7 @@ def main() -> int:
     ):
         tmp = Path(tmp_name)
         endpoints = {"{collector}": collector, "{closed}": f"http://127.0.0.1:{free_port()}"}
-        common = {
+        threaded = {
             "GUNICORN_WORKERS": "1",
             # POST /api/process calls this same service downstream: with every connection
             # waiting on a downstream call, the worker still needs a thread to answer it.
@@ -522,8 +538,19 @@ def main() -> int:
             "API_THROTTLE_ANON": "100000000/min",
         }
         # The users and the token live in the database, so every mode's server shares them.
-        base_url = stack.start_web(**common, OTEL_SDK_DISABLED="true")
+        base_url = stack.start_web(**threaded, OTEL_SDK_DISABLED="true")
         token = seed(base_url, stack, args.users)
+        common = dict(threaded)
+        downstream_server = None
+        if args.worker_class == "sync":
+            # One request at a time: POST /api/process's downstream is this first server
+            # (telemetry off), which outlives every mode's server.
+            downstream_server = stack.processes[-1]
+            common.update(
+                GUNICORN_WORKER_CLASS="sync",
+                GUNICORN_THREADS="1",
+                PROCESSING_DOWNSTREAM_URL=f"{base_url}/api/downstream/enrich",
+            )
         if args.in_process:
             # POST /api/process's downstream call goes to this server (telemetry off).
             downstream = f"{base_url}/api/downstream/enrich"
@@ -547,7 +574,7 @@ def main() -> int:
             )
             print(f"\nwritten to {args.output}")
             return 0
-        stack.stop()
+        stop_all_but(stack, downstream_server)
         scripts = {}
         for endpoint in ENDPOINTS:
             method, path = endpoint.split(" ")
@@ -557,7 +584,8 @@ def main() -> int:
 
         print(
             f"wrk: {args.connections} connections, {args.seconds}s per endpoint;"
-            f" service: 1 gunicorn gthread worker x {common['GUNICORN_THREADS']} threads;"
+            f" service: 1 gunicorn {args.worker_class} worker x {common['GUNICORN_THREADS']}"
+            " threads;"
             f" {args.rounds} rounds x {len(modes)} modes x {len(ENDPOINTS)} endpoints"
         )
         for round_index in range(args.rounds):
@@ -593,7 +621,7 @@ def main() -> int:
                         f"  worker CPU {cpu_ms:6.3f} ms/request",
                         flush=True,
                     )
-                stack.stop()
+                stop_all_but(stack, downstream_server)
 
     summary = summarize(results, modes)
     print_table(summary)
