@@ -264,8 +264,10 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # The exporters' retry chatter while a collector is down: one warning is enough.
         "opentelemetry": {"level": "ERROR"},
-        # But a full export queue dropping data must be seen (the SDK says so once per 20 s).
         "opentelemetry.sdk": {"level": "WARNING"},
+        # Except the batch processors' "Queue full, dropping" for every dropped item: a
+        # full queue is reported once per 20 s with its count by telemetry.tallied_metrics.
+        "opentelemetry.sdk._shared_internal": {"level": "ERROR"},
     },
 }
 

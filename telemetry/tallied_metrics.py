@@ -4,8 +4,10 @@ that hand out those counters and the histograms of telemetry.tallied_histogram."
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 from opentelemetry import metrics
@@ -13,6 +15,8 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from telemetry.tallied_histogram import TallyReportingMeterProvider, tallied_histogram
+
+logger = logging.getLogger(__name__)
 
 
 class TalliedCounter:
@@ -25,9 +29,10 @@ class TalliedCounter:
     kind, unit and description reports it: the exported series are the same cumulative sums.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "") -> None:
         self._lock = threading.Lock()
         self._totals: dict[frozenset, list] = {}
+        self._drops = DropReport(name)
 
     def add(self, amount: int, attributes: dict | None = None, context: object = None) -> None:
         key = frozenset(attributes.items()) if attributes else frozenset()
@@ -37,10 +42,47 @@ class TalliedCounter:
                 self._totals[key] = [amount, dict(attributes or {})]
             else:
                 total[0] += amount
+        if attributes and attributes.get("error.type") == "queue_full":
+            self._drops.dropped(amount)
 
     def observe(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
             return [Observation(total, attributes) for total, attributes in self._totals.values()]
+
+
+class DropReport:
+    """What a full export queue dropped, logged at most once per REPORT_SECONDS.
+
+    The SDK's batch processors log "Queue full, dropping" for every item they drop, and a
+    filter of theirs lets one line through per 20 s: the record is still built for every
+    dropped span, which with the collector down cost more CPU than the span (measured:
+    docs/overhead.md). settings.LOGGING silences that logger below ERROR; this says the
+    same once per REPORT_SECONDS, with the count, from the tally that counts the drops.
+    """
+
+    REPORT_SECONDS = 20.0
+
+    def __init__(self, counter_name: str) -> None:
+        # otel.sdk.processor.span.processed -> spans; otel.sdk.processor.log.processed -> logs
+        self._items = counter_name.split(".")[-2] + "s" if counter_name.count(".") > 1 else ""
+        self._lock = threading.Lock()
+        self._unreported = 0
+        self._next_report = 0.0
+
+    def dropped(self, amount: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._unreported += amount
+            if now < self._next_report:
+                return
+            self._next_report = now + self.REPORT_SECONDS
+            count, self._unreported = self._unreported, 0
+        logger.warning(
+            "Queue full, dropping %s: %d dropped since the last report (collector unreachable"
+            " or too slow)",
+            self._items or "items",
+            count,
+        )
 
 
 # One tally per (scope, instrument) in this process, shared by every user of that name (a
@@ -66,7 +108,7 @@ class _TalliedMeter:
         with _tallies_lock:
             counter = _tallies.get((self._scope, name))
             if counter is None:
-                counter = _tallies[(self._scope, name)] = TalliedCounter()
+                counter = _tallies[(self._scope, name)] = TalliedCounter(name)
                 register(name, callbacks=[counter.observe], unit=unit, description=description)
         return counter
 

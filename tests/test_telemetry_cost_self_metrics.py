@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from telemetry.setup import new_batch_span_processor, new_tracer_provider
+from telemetry.tallied_metrics import DropReport, _tallies
 from tests.telemetry_in_memory import (  # noqa: F401
     otel_fixture,
     otel_session_fixture,
@@ -73,8 +74,13 @@ class StuckExporter(SpanExporter):
 
 
 def test_spans_dropped_from_a_full_queue_are_counted_as_queue_full(
-    otel, monkeypatch, synchronous_measurements
+    otel, monkeypatch, synchronous_measurements, caplog
 ):
+    caplog.set_level(logging.INFO)
+    # Each tally reports its drops once per 20 s: due now, whatever earlier tests dropped.
+    monkeypatch.setattr(DropReport, "REPORT_SECONDS", 3600.0)
+    for counter in _tallies.values():
+        monkeypatch.setattr(counter._drops, "_next_report", 0.0)
     measurements = synchronous_measurements
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "2")
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2")
@@ -100,3 +106,23 @@ def test_spans_dropped_from_a_full_queue_are_counted_as_queue_full(
 
     assert dropped == dropped_before + 5
     assert exporter.exported == 4
+    # The SDK built no log record per dropped span; one line says so, from the tally.
+    drop_lines = [r.getMessage() for r in caplog.records if "Queue full" in r.getMessage()]
+    assert drop_lines == [
+        "Queue full, dropping spans: 1 dropped since the last report"
+        " (collector unreachable or too slow)"
+    ]
+
+
+def test_a_drop_report_counts_what_was_dropped_between_its_lines(caplog):
+    caplog.set_level(logging.INFO)
+    report = DropReport("otel.sdk.processor.log.processed")
+    for _ in range(3):
+        report.dropped(1)
+    report._next_report = 0.0  # as if REPORT_SECONDS had passed since the first line
+    report.dropped(4)
+
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "Queue full, dropping logs: 1 dropped since the last report",
+        "Queue full, dropping logs: 6 dropped since the last report",
+    ]
