@@ -15,6 +15,8 @@ CONF = Path(__file__).resolve().parent.parent / "observability_site" / "gunicorn
 
 def load_conf(monkeypatch, tmp_path, **env: str) -> dict:
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    # The file sets it with os.environ.setdefault: set here, it is undone after the test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prometheus"))
     monkeypatch.delenv("GUNICORN_WORKER_CLASS", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -42,3 +44,12 @@ def test_a_worker_freezes_what_it_loaded_before_serving(monkeypatch, tmp_path, u
 
     # Everything alive now (this test process's modules, much like a worker's) is frozen.
     assert gc.get_freeze_count() > 10_000
+
+
+def test_loading_it_leaves_the_test_process_environment_as_it_was(monkeypatch, tmp_path):
+    import os
+
+    before = dict(os.environ)
+    with monkeypatch.context() as patch:
+        load_conf(patch, tmp_path)
+    assert dict(os.environ) == before
