@@ -100,15 +100,14 @@ class _TalliedMeter:
         self, meter: metrics.Meter, scope: InstrumentationScope, tallied: Callable[[str], bool]
     ):
         self._meter = meter
-        self._scope = scope.name
-        self._instrumentation_scope = scope
+        self._scope = scope
         self._tallied = tallied
 
     def _tally(self, name: str, register: Callable[..., object], unit: str, description: str):
         with _tallies_lock:
-            counter = _tallies.get((self._scope, name))
+            counter = _tallies.get((self._scope.name, name))
             if counter is None:
-                counter = _tallies[(self._scope, name)] = TalliedCounter(name)
+                counter = _tallies[(self._scope.name, name)] = TalliedCounter(name)
                 register(name, callbacks=[counter.observe], unit=unit, description=description)
         return counter
 
@@ -140,7 +139,7 @@ class _TalliedMeter:
                 explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory,
             )
         boundaries = explicit_bucket_boundaries_advisory
-        return tallied_histogram(self._instrumentation_scope, name, unit, description, boundaries)
+        return tallied_histogram(self._scope, name, unit, description, boundaries)
 
     def __getattr__(self, name: str):
         return getattr(self._meter, name)
