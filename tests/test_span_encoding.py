@@ -8,7 +8,6 @@ import enum
 import gzip
 import http.server
 import math
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -35,6 +34,7 @@ from opentelemetry.trace import (
 
 from telemetry import span_encoding
 from telemetry.span_encoding import HttpSpanExporter, encode_spans, encode_spans_to_bytes
+from tests.e2e.downstreams import serving
 
 REMOTE_PARENT = SpanContext(
     trace_id=0x0AF7651916CD43DD8448EB211C80319C,
@@ -312,14 +312,8 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 def otlp_http_receiver() -> Iterator[tuple[str, list]]:
     received: list[tuple[dict[str, str], bytes]] = []
     handler = type("Receiver", (_Receiver,), {"requests": received})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler) as base_url:
+        yield base_url, received
 
 
 def test_http_exporter_posts_the_official_message_with_the_official_settings(

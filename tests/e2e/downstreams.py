@@ -50,12 +50,19 @@ def scripted_downstream(*, failures: int = 0, delay: float = 0.0) -> Iterator[ty
         (ScriptedDownstream,),
         {"failures": failures, "delay": delay, "calls": 0, "started": threading.Event()},
     )
+    with serving(handler) as base_url:
+        handler.url = f"{base_url}/enrich"
+        yield handler
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve HANDLER on a free port of 127.0.0.1 from a thread; yields the base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    handler.url = f"http://127.0.0.1:{server.server_address[1]}/enrich"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield handler
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

@@ -21,13 +21,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from tests.e2e.downstreams import serving
 from tests.e2e.prometheus import (
     OTEL_JOB,
     PROMETHEUS,
@@ -94,13 +95,8 @@ def slack_sink() -> Iterator[tuple[str, list[dict]]]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/slack", received
-    finally:
-        server.shutdown()
+    with serving(Handler) as base_url:
+        yield f"{base_url}/slack", received
 
 
 def alertmanager_config(tmp: Path, webhook_url: str, slack_url: str, dead_url: str) -> Path:
