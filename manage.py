@@ -9,7 +9,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
     from django.core.management import execute_from_command_line
 
-    from telemetry.setup import configure_for_command
+    from telemetry.pipeline.setup import configure_for_command
 
     # Traces, metrics and logs of the command (runserver: of the autoreloader's child),
     # flushed when it exits.

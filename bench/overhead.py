@@ -382,7 +382,7 @@ def in_process_child(token: str, flush: bool) -> None:
     assert "telemetry" not in sys.modules
     sys.path.insert(0, os.getcwd())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
-    from telemetry.setup import configure_telemetry
+    from telemetry.pipeline.setup import configure_telemetry
 
     configure_telemetry("bench in process")
     from django.core.wsgi import get_wsgi_application

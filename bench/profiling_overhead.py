@@ -303,8 +303,9 @@ def child_main(args: argparse.Namespace) -> int:
     from django.conf import settings
     from django.test import Client
 
-    from telemetry import profiling, profiling_agent
     from telemetry.models import ProfilingRun
+    from telemetry.profiling import agent as profiling_agent
+    from telemetry.profiling import runs as profiling
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     # A child that died mid-way must not leave its run active for the next one.
@@ -370,7 +371,7 @@ def child_main(args: argparse.Namespace) -> int:
 
 def _captures(run) -> int:
     """This process's captures for the run so far, reported or not (0 without a run)."""
-    from telemetry import profiling_agent
+    from telemetry.profiling import agent as profiling_agent
 
     if run is None:
         return 0

@@ -48,9 +48,9 @@ from opentelemetry.trace import (  # noqa: E402
     TraceFlags,
 )
 
-from telemetry import control  # noqa: E402
-from telemetry.sampling import PolicySampler  # noqa: E402
-from telemetry.sampling_policy import policy_channel  # noqa: E402
+from telemetry.control import channels as control  # noqa: E402
+from telemetry.sampling.policy import policy_channel  # noqa: E402
+from telemetry.sampling.sampler import PolicySampler  # noqa: E402
 from tests.sampling_support import snapshot  # noqa: E402
 
 RATIO = 0.1

@@ -1,5 +1,5 @@
 """What encoding a batch of finished spans to OTLP costs per span: the official encoder
-next to telemetry.span_encoding, in one run, printed as ratios.
+next to telemetry.fastpath.span_encoder, in one run, printed as ratios.
 
     flock /tmp/bench.lock .venv/bin/python bench/span_encoding.py [--rounds 9] [--batch 512]
 
@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from telemetry import span_encoding
+from telemetry.fastpath import span_encoder as span_encoding
 
 
 def server_span_attributes(index: int, distinct: bool) -> dict:

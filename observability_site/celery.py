@@ -7,7 +7,7 @@ import os
 
 from celery import Celery
 
-from telemetry.celery_hooks import connect_worker_signals
+from telemetry.pipeline.celery_hooks import connect_worker_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
 

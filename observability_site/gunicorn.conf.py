@@ -44,7 +44,7 @@ def post_fork(server, worker):
     # Telemetry providers own threads, which do not survive fork(): each worker builds its
     # own here, before it loads the Django app (so the instrumentation wraps it).
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
-    from telemetry.setup import configure_telemetry
+    from telemetry.pipeline.setup import configure_telemetry
 
     configure_telemetry("gunicorn worker")
 
@@ -59,7 +59,7 @@ def post_worker_init(worker):
 
 def worker_exit(server, worker):
     # Flush the last spans, metrics and logs of a worker that stops (restart, shutdown).
-    from telemetry.setup import shutdown_telemetry
+    from telemetry.pipeline.setup import shutdown_telemetry
 
     shutdown_telemetry()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from observability_site.env import envbool, envfloat, envint, envlist, envsecret, envstr
+from common.env import envbool, envfloat, envint, envlist, envsecret, envstr
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -71,7 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so its capture starts when the route is known (process_view) and wraps the view.
-    "telemetry.profiling_middleware.ProfilingMiddleware",
+    "telemetry.profiling.middleware.ProfilingMiddleware",
 ]
 
 ROOT_URLCONF = "observability_site.urls"
@@ -151,7 +151,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "observability_site.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "common.api_errors.exception_handler",
     # Counted in the shared cache (CACHES), so the limits hold across all worker processes.
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
@@ -243,7 +243,7 @@ PROCESSING_JOB_RETRY_BACKOFF = envfloat("PROCESSING_JOB_RETRY_BACKOFF", 2.0, min
 PROCESSING_JOB_RETRY_BACKOFF_MAX = envfloat("PROCESSING_JOB_RETRY_BACKOFF_MAX", 60.0, minimum=0)
 
 # --- logging: one JSON object per line on stdout, carrying trace_id/span_id inside a span
-# (telemetry.log_format). Records also go over OTLP when logs are exported (see below).
+# (telemetry.pipeline.log_format). Records also go over OTLP when logs are exported (see below).
 # LOG_FORMAT=plain gives the classic one-line text format for reading in a terminal.
 LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = envstr("LOG_FORMAT", "json").lower()
@@ -253,7 +253,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "telemetry.log_format.JsonFormatter"},
+        "json": {"()": "telemetry.pipeline.log_format.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
     },
     "handlers": {
@@ -266,12 +266,12 @@ LOGGING = {
         "opentelemetry": {"level": "ERROR"},
         "opentelemetry.sdk": {"level": "WARNING"},
         # Except the batch processors' "Queue full, dropping" for every dropped item: a
-        # full queue is reported once per 20 s with its count by telemetry.tallied_metrics.
+        # full queue is reported once per 20 s with its count by telemetry.fastpath.tallied_metrics.
         "opentelemetry.sdk._shared_internal": {"level": "ERROR"},
     },
 }
 
-# --- telemetry: traces, metrics and logs over OTLP (telemetry.setup). The standard
+# --- telemetry: traces, metrics and logs over OTLP (telemetry.pipeline.setup). The standard
 # OTEL_* variables come first: OTEL_EXPORTER_OTLP_ENDPOINT (unset: nothing leaves the
 # process), OTEL_EXPORTER_OTLP_PROTOCOL (grpc or http/protobuf), OTEL_SERVICE_NAME,
 # OTEL_RESOURCE_ATTRIBUTES, OTEL_SDK_DISABLED, OTEL_<SIGNAL>_EXPORTER (otlp, console, none),
@@ -323,7 +323,7 @@ PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
 # refuses every call (503) rather than accept alerts from anyone.
 ALERTMANAGER_WEBHOOK_TOKEN = envsecret("ALERTMANAGER_WEBHOOK_TOKEN")
 
-# --- profiling runs and admin-steered state (telemetry.control, telemetry.profiling*).
+# --- profiling runs and admin-steered state (telemetry.control, telemetry.profiling).
 # Every process polls a version marker at most once per TELEMETRY_CONTROL_POLL_SECONDS and
 # reloads its in-memory snapshot when it moved: in Redis when one is configured (by default
 # the Celery broker when it is Redis), else in files under DATA_DIR/control (one machine).

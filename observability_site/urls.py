@@ -4,12 +4,12 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from telemetry import health, metrics_endpoint
+from telemetry.probes import health, metrics_endpoint
 from users.api.views import TokenLoginApi
 
-handler400 = "observability_site.api_errors.bad_request"
-handler404 = "observability_site.api_errors.not_found"
-handler500 = "observability_site.api_errors.server_error"
+handler400 = "common.api_errors.bad_request"
+handler404 = "common.api_errors.not_found"
+handler500 = "common.api_errors.server_error"
 
 
 def index(request: HttpRequest) -> JsonResponse:

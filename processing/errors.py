@@ -1,8 +1,10 @@
 """Domain errors of the processing app. Each names the HTTP status and code that the API's
 single exception handler answers with."""
 
+from common.errors import DomainError
 
-class ProcessingError(Exception):
+
+class ProcessingError(DomainError):
     status_code = 500
     code = "processing_error"
 

@@ -1,5 +1,6 @@
 """Functions that do the processing and change job state. Views and tasks call these; the
-services do not know whether they run in a request or in a worker."""
+services do not know whether they run in a request or in a worker. Creating and queueing a
+job is in processing.jobs (it needs the tasks, which need these)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 from opentelemetry import trace
 
 from processing import downstream, metrics
 from processing.analysis import analyze
-from processing.errors import JobNotQueued
 from processing.models import ProcessingJob
 
 logger = logging.getLogger(__name__)
@@ -36,36 +35,7 @@ def process_data(*, data: str) -> dict[str, Any]:
 def current_trace_id() -> str:
     """The trace id of the current span as 32 hex digits, or "" outside a valid trace."""
     context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else ""
-
-
-def job_create(*, data: str, created_by=None) -> ProcessingJob:
-    """Store a job and queue its task chain once the row is committed.
-
-    The job keeps the trace id of the request that created it: the worker continues that
-    trace. If the broker refuses the message, the job is kept, marked failed with the reason,
-    and JobNotQueued tells the caller.
-    """
-    with transaction.atomic():
-        job = ProcessingJob.objects.create(
-            data=data, created_by=created_by, trace_id=current_trace_id()
-        )
-        transaction.on_commit(lambda: job_enqueue(job))
-    return job
-
-
-def job_enqueue(job: ProcessingJob) -> None:
-    from processing.tasks import job_workflow  # tasks import this module: import late
-
-    try:
-        job_workflow(job.pk).apply_async()
-    except OperationalError as exc:
-        logger.error("could not queue job", extra={"job_id": str(job.pk)})
-        job_mark_failed(job_id=job.pk, error=f"could not queue the job: {exc}")
-        job.refresh_from_db()
-        raise JobNotQueued("The job was stored but could not be queued; try again.") from exc
-    metrics.jobs_queued.add(1)
-    logger.info("job queued", extra={"job_id": str(job.pk)})
+    return trace.format_trace_id(context.trace_id) if context.is_valid else ""
 
 
 def job_mark_running(*, job_id) -> ProcessingJob | None:

@@ -8,16 +8,16 @@ class TelemetryConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import got_request_exception
 
-        from telemetry import metrics, setup
+        from telemetry.pipeline import app_errors, setup
 
         got_request_exception.connect(
-            metrics.on_request_exception, dispatch_uid="telemetry.request_exception"
+            app_errors.on_request_exception, dispatch_uid="telemetry.request_exception"
         )
         # Providers are not built here: ready() also runs in parents that fork afterwards
         # (the Celery main process). It only logs the start-up line deferred by post_fork.
         setup.announce_destination()
         # Profiling captures tasks through Celery's signals; connected here so the main
-        # worker process connects them before its pool forks (telemetry.profiling_celery).
-        from telemetry import profiling_celery
+        # worker process connects them before its pool forks (telemetry.profiling.celery_signals).
+        from telemetry.profiling import celery_signals
 
-        profiling_celery.connect_signals()
+        celery_signals.connect_signals()

@@ -1,12 +1,12 @@
 from django.urls import path
 
-from telemetry.profiling_api import (
+from telemetry.alerting.api import AlertEventListApi, AlertmanagerWebhookApi
+from telemetry.profiling.api import (
     ProfilingRunDetailApi,
     ProfilingRunDownloadApi,
     ProfilingRunListApi,
     ProfilingRunStopApi,
 )
-from telemetry.views import AlertEventListApi, AlertmanagerWebhookApi
 
 app_name = "telemetry"
 
@@ -17,7 +17,7 @@ urlpatterns = [
         name="alertmanager-webhook",
     ),
     path("alert-events", AlertEventListApi.as_view(), name="alert-events"),
-    # Profiling runs (admin users only): telemetry.profiling_api.
+    # Profiling runs (admin users only): telemetry.profiling.api.
     path("profiling-runs", ProfilingRunListApi.as_view(), name="profiling-run-list"),
     path(
         "profiling-runs/<int:run_id>",

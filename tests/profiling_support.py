@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from telemetry import control, profiling, profiling_agent, profiling_capture
-from telemetry.control import FileVersionStore
+from telemetry.control import channels as control
+from telemetry.control.version_store import FileVersionStore
+from telemetry.profiling import agent as profiling_agent
+from telemetry.profiling import runs as profiling
+from telemetry.profiling import yappi_capture as profiling_capture
 
 
 def forget_process_state() -> None:

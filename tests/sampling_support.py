@@ -12,9 +12,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from telemetry import control
-from telemetry.sampling import PolicySampler
-from telemetry.sampling_policy import (
+from telemetry.control import channels as control
+from telemetry.sampling.policy import (
     ENV_POLICY,
     CompiledRule,
     PolicySnapshot,
@@ -22,6 +21,7 @@ from telemetry.sampling_policy import (
     _forced_results,
     policy_channel,
 )
+from telemetry.sampling.sampler import PolicySampler
 
 
 def snapshot(default: float, *rules: tuple[str, str, float], **fields) -> PolicySnapshot:

@@ -11,8 +11,9 @@ import yaml
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from telemetry import alerting, promtool
+from telemetry.alerting import publish as alerting
 from telemetry.models import SLO, AlertRule
+from telemetry.prometheus import promtool
 from tests.e2e.servers import free_port
 
 pytestmark = pytest.mark.django_db

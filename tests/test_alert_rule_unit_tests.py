@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from telemetry import promtool
+from telemetry.prometheus import promtool
 
 pytestmark = pytest.mark.django_db
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy" / "prometheus"

@@ -8,8 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from telemetry import promtool, rule_validation
 from telemetry.models import SLO, AlertRule
+from telemetry.prometheus import promtool
+from telemetry.prometheus import validation as rule_validation
 
 pytestmark = pytest.mark.django_db
 

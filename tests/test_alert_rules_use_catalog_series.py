@@ -1,4 +1,4 @@
-"""Every series the alert rules read is one the service produces (telemetry/metric_catalog.py):
+"""Every series the alert rules read is one the service produces (telemetry/dashboards/catalog.py):
 the committed export in deploy/prometheus/rules and a fresh export of the seeded rows.
 
 A rule on a name nobody emits never fires, and nothing says so: Prometheus evaluates it
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from telemetry import alerting, metric_catalog
+from telemetry.alerting import publish as alerting
+from telemetry.dashboards import catalog as metric_catalog
 
 RULE_FILE = (
     Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "rules" / "alert_rules.yml"

@@ -1,5 +1,5 @@
 """The Grafana dashboard: generated from code, checked in as JSON, reading only series the
-service produces (telemetry/metric_catalog.py) through the provisioned datasources."""
+service produces (telemetry/dashboards/catalog.py) through the provisioned datasources."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from telemetry import dashboards, metric_catalog
+from telemetry.dashboards import catalog as metric_catalog
+from telemetry.dashboards import grafana as dashboards
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD_DIR = ROOT / "deploy" / "grafana" / "dashboards"

@@ -10,8 +10,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from opentelemetry.sdk.metrics import MeterProvider
 
-from telemetry.config import load_config
-from telemetry.metrics_pull import start_reader
+from telemetry.pipeline.config import load_config
+from telemetry.pipeline.metrics_pull import start_reader
 from tests.e2e.prometheus import free_port_range
 from tests.e2e.servers import free_port
 

@@ -8,8 +8,8 @@ import pstats
 import pytest
 from django.utils.html import escape
 
-from telemetry import profiling_agent
 from telemetry.models import ProfilingRun
+from telemetry.profiling import agent as profiling_agent
 from tests.profiling_support import profiling_state, start_run  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,11 @@ from types import SimpleNamespace
 import pytest
 import yappi
 
-from telemetry import profiling_agent, profiling_capture, profiling_celery
 from telemetry.models import ProfilingRun
-from telemetry.profiling_storage import merged_table
+from telemetry.profiling import agent as profiling_agent
+from telemetry.profiling import celery_signals as profiling_celery
+from telemetry.profiling import yappi_capture as profiling_capture
+from telemetry.profiling.storage import merged_table
 from tests.profiling_support import profiling_state, start_run  # noqa: F401
 from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
@@ -150,7 +152,7 @@ def test_a_whole_process_run_profiles_every_thread_for_its_window():
     worker.start()
     worker.join()
     ProfilingRun.objects.filter(pk=run.pk).update(status=ProfilingRun.Status.CANCELLED)
-    from telemetry import profiling
+    from telemetry.profiling import runs as profiling
 
     profiling.active_runs.reload()
     profiling_agent.tick()  # the run is gone from the snapshot: the window closes

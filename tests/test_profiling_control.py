@@ -1,4 +1,4 @@
-"""telemetry.control: a change written by one process reaches the others through a version
+"""telemetry.control.channels: a change written by one process reaches the others through a version
 marker; the hot path reads memory only; an unreachable store keeps the last state."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from telemetry import control
-from telemetry.control import Channel, FileVersionStore, RedisVersionStore
+from telemetry.control import channels as control
+from telemetry.control.channels import Channel
+from telemetry.control.version_store import FileVersionStore, RedisVersionStore
 
 
 def redis_url() -> str:
@@ -73,7 +74,7 @@ def test_an_unreachable_store_keeps_the_last_state_and_logs_once(caplog, tmp_pat
         assert channel._snapshot == ("kept",)
 
         control.reset_for_tests(BrokenStore())
-        with caplog.at_level(logging.WARNING, logger="telemetry.control"):
+        with caplog.at_level(logging.WARNING, logger="telemetry.control.channels"):
             control.poll_once()
             control.poll_once()
             control.poll_once()
@@ -86,7 +87,7 @@ def test_an_unreachable_store_keeps_the_last_state_and_logs_once(caplog, tmp_pat
         assert len(warnings) == 1
 
         control.reset_for_tests(FileVersionStore(tmp_path))
-        with caplog.at_level(logging.INFO, logger="telemetry.control"):
+        with caplog.at_level(logging.INFO, logger="telemetry.control.channels"):
             control.poll_once()
         assert any(f"{name} reachable again" in r.getMessage() for r in caplog.records)
     finally:
@@ -99,7 +100,7 @@ def test_announcing_a_change_with_the_store_down_does_not_raise(caplog):
     channel = Channel(f"test-{uuid.uuid4().hex}", lambda: ("fresh",), empty=())
     control.reset_for_tests(BrokenStore())
     try:
-        with caplog.at_level(logging.WARNING, logger="telemetry.control"):
+        with caplog.at_level(logging.WARNING, logger="telemetry.control.channels"):
             channel.notify_changed()
         assert channel._snapshot == ("fresh",)  # the writing process has it at once
         assert any("unreachable" in r.getMessage() for r in caplog.records)

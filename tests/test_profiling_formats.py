@@ -9,9 +9,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from telemetry.profiling_export import to_callgrind, to_pstats
-from telemetry.profiling_flamegraph import WIDTH, render_svg
-from telemetry.profiling_table import Costs, ProfileTable
+from telemetry.profiling.export_formats import to_callgrind, to_pstats
+from telemetry.profiling.flamegraph import WIDTH, render_svg
+from telemetry.profiling.table import Costs, ProfileTable
 
 VIEW = ("app/views.py", 10, "ItemApi.get")
 QUERY = ("app/db.py", 20, "run_query")

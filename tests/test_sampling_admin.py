@@ -9,10 +9,10 @@ import logging
 import pytest
 from django.contrib.admin.models import LogEntry
 
-from telemetry import control
-from telemetry.control import FileVersionStore
+from telemetry.control import channels as control
+from telemetry.control.version_store import FileVersionStore
 from telemetry.models import SamplingPolicy
-from telemetry.sampling_policy import ENV_POLICY, current_policy, policy_channel
+from telemetry.sampling.policy import ENV_POLICY, current_policy, policy_channel
 from tests.sampling_support import sampling_policy_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_an_unreachable_store_keeps_the_last_policy_and_logs_once(
     control.reset_for_tests(BrokenStore())
     SamplingPolicy.objects.update(default_ratio=0.9)
     try:
-        with caplog.at_level(logging.WARNING, logger="telemetry.control"):
+        with caplog.at_level(logging.WARNING, logger="telemetry.control.channels"):
             for _ in range(3):
                 control.poll_once()
     finally:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from opentelemetry import context, propagate
 from opentelemetry.trace import SpanKind
 
-from telemetry.sampling import forced_reason
-from telemetry.sampling_policy import ENV_POLICY, FORCED_BY_HEADER
+from telemetry.sampling.policy import ENV_POLICY, FORCED_BY_HEADER
+from telemetry.sampling.sampler import forced_reason
 from tests.sampling_support import memory_tracer, snapshot
 
 USERS_ROUTE = "GET api/users/<int:user_id>"  # the name the Django instrumentation starts with

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from telemetry.sampling_export import (
+from telemetry.sampling.export_switches import (
     SwitchableLogExporter,
     SwitchableMetricExporter,
     SwitchableSpanExporter,

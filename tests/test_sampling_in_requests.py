@@ -9,7 +9,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from telemetry.models import SamplingPolicy, SamplingRule
-from telemetry.sampling_policy import build_snapshot, current_policy
+from telemetry.sampling.policy import build_snapshot, current_policy
 from tests.factories import UserFactory
 from tests.sampling_support import sampling_policy_fixture  # noqa: F401
 from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from observability_site.env import envbool, envfloat, envint, envlist, envsecret
+from common.env import envbool, envfloat, envint, envlist, envsecret
 
 
 def test_it_reads_typed_values(monkeypatch):

@@ -1,5 +1,5 @@
-"""telemetry.span_encoding writes the same OTLP message as the official encoder, for every
-kind of span the SDK makes, from its caches as well as without them; HttpSpanExporter
+"""telemetry.fastpath.span_encoder writes the same OTLP message as the official encoder, for
+every kind of span the SDK makes, from its caches as well as without them; HttpSpanExporter
 sends those bytes with the official exporter's settings."""
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
-from telemetry import span_encoding
-from telemetry.span_encoding import HttpSpanExporter, encode_spans, encode_spans_to_bytes
+from telemetry.fastpath import span_encoder as span_encoding
+from telemetry.fastpath.span_encoder import encode_spans, encode_spans_to_bytes
+from telemetry.fastpath.span_exporters import GrpcSpanExporter, HttpSpanExporter
 from tests.e2e.downstreams import serving
 
 REMOTE_PARENT = SpanContext(
@@ -369,14 +370,14 @@ def test_it_reads_sdk_span_attributes_without_their_read_only_wrapper():
 
 @pytest.mark.parametrize(
     ("protocol", "exporter_class"),
-    [("grpc", span_encoding.GrpcSpanExporter), ("http/protobuf", HttpSpanExporter)],
+    [("grpc", GrpcSpanExporter), ("http/protobuf", HttpSpanExporter)],
 )
 def test_the_service_exports_its_spans_with_this_encoder(protocol, exporter_class):
-    from telemetry.config import SignalConfig
-    from telemetry.setup import _span_exporter
+    from telemetry.pipeline.config import SignalConfig
+    from telemetry.pipeline.exporters import span_exporter
 
     signal = SignalConfig("traces", "otlp", protocol, "http://127.0.0.1:4317")
-    exporter = _span_exporter(signal)
+    exporter = span_exporter(signal)
     try:
         assert type(exporter) is exporter_class
     finally:

@@ -1,4 +1,4 @@
-"""Histograms tallied in memory (telemetry.tallied_histogram): every reader of the process
+"""Histograms tallied in memory (telemetry.fastpath.tallied_histogram): every reader of the process
 sees them as the SDK would have aggregated them (held against a real SDK histogram fed the
 same values), exemplars point at sampled spans only, pull mode serves them, no count is
 lost across threads, and a request no longer makes a synchronous SDK measurement for its
@@ -18,9 +18,9 @@ from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from telemetry.metrics_pull import start_reader
-from telemetry.tallied_histogram import TalliedHistogram
-from telemetry.tallied_metrics import TalliedMeterProvider
+from telemetry.fastpath.tallied_histogram import TalliedHistogram
+from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
+from telemetry.pipeline.metrics_pull import start_reader
 from tests.e2e.servers import free_port
 from tests.telemetry_in_memory import (  # noqa: F401
     otel_fixture,

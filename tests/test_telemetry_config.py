@@ -12,9 +12,9 @@ from django.test import override_settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from telemetry.config import load_config
-from telemetry.instrumentation import route_template
-from telemetry.log_format import JsonFormatter
+from telemetry.conventions.routes import route_template
+from telemetry.pipeline.config import load_config
+from telemetry.pipeline.log_format import JsonFormatter
 
 OTEL_VARIABLES = [
     "OTEL_SDK_DISABLED",

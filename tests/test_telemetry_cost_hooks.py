@@ -12,8 +12,8 @@ from django.http import HttpRequest
 from django.test import Client
 from opentelemetry.instrumentation.django.middleware import otel_middleware
 
-from telemetry import server_span
-from telemetry.instrumentation import route_template
+from telemetry.conventions.routes import route_template
+from telemetry.fastpath import server_span
 from tests.telemetry_in_memory import (  # noqa: F401
     otel_fixture,
     otel_session_fixture,
@@ -29,7 +29,7 @@ SAMPLED_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def test_our_middleware_takes_the_place_of_the_instrumentations(otel):
-    ours = "telemetry.server_span.ServerSpanMiddleware"
+    ours = "telemetry.fastpath.server_span.ServerSpanMiddleware"
     theirs = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
     assert ours in settings.MIDDLEWARE
     assert theirs not in settings.MIDDLEWARE

@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
-from telemetry.setup import new_batch_span_processor, new_tracer_provider
-from telemetry.tallied_metrics import DropReport, _tallies
+from telemetry.fastpath.tallied_metrics import DropReport, _tallies
+from telemetry.pipeline.providers import new_batch_span_processor, new_tracer_provider
 from tests.telemetry_in_memory import (  # noqa: F401
     otel_fixture,
     otel_session_fixture,

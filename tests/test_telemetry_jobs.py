@@ -11,7 +11,7 @@ from django.test import Client, override_settings
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from processing import services
+from processing import jobs, services
 from processing.models import ProcessingJob
 from tests.factories import UserFactory
 from tests.telemetry_in_memory import otel_fixture, otel_session_fixture  # noqa: F401
@@ -60,12 +60,12 @@ def test_a_job_keeps_the_trace_of_the_request_that_queued_it(otel, empty_queue):
 
 
 def test_a_job_created_outside_a_trace_has_no_trace_id(otel, empty_queue):
-    job = services.job_create(data="no trace here")
+    job = jobs.job_create(data="no trace here")
     assert job.trace_id == ""
 
 
 def test_the_job_lifecycle_records_queue_wait_duration_and_outcome(otel, empty_queue):
-    job = services.job_create(data="measured")
+    job = jobs.job_create(data="measured")
     finished_before = otel.count("processing.jobs.finished", outcome="succeeded")
 
     services.job_mark_running(job_id=job.pk)

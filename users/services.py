@@ -6,12 +6,13 @@ import logging
 
 from django.db import IntegrityError, transaction
 
+from common.errors import DomainError
 from users.models import User, normalize_email
 
 logger = logging.getLogger(__name__)
 
 
-class EmailAlreadyRegistered(Exception):
+class EmailAlreadyRegistered(DomainError):
     status_code = 400
     code = "email_taken"
 

@@ -1,4 +1,4 @@
-"""The processing REST API: thin views over processing.services."""
+"""The processing REST API: thin views over processing.services and processing.jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from processing import selectors, services
+from processing import jobs, selectors, services
 from processing.analysis import enrichment_for
 from processing.api.serializers import (
     EnrichInputSerializer,
@@ -48,7 +48,7 @@ class JobListCreateApi(GenericAPIView):
     def post(self, request: Request) -> Response:
         data = ProcessInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = services.job_create(created_by=request.user, **data.validated_data)
+        job = jobs.job_create(created_by=request.user, **data.validated_data)
         body = JobOutputSerializer(job, context={"request": request}).data
         location = reverse("processing:job-detail", kwargs={"job_id": job.pk}, request=request)
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})

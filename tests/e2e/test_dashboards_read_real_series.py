@@ -21,7 +21,8 @@ import time
 import httpx
 import yaml
 
-from telemetry import dashboards, metric_catalog
+from telemetry.dashboards import catalog as metric_catalog
+from telemetry.dashboards import grafana as dashboards
 from tests.e2e.collector import Collector
 from tests.e2e.prometheus import (
     OTEL_JOB,

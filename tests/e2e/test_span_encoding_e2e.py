@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, format_trace_id
 
-from telemetry.span_encoding import GrpcSpanExporter, HttpSpanExporter
+from telemetry.fastpath.span_exporters import GrpcSpanExporter, HttpSpanExporter
 from tests.e2e.telemetry_fixtures import collector_fixture  # noqa: F401
 
 ATTRIBUTES = {

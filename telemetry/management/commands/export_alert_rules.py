@@ -8,7 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from telemetry import alerting, promtool
+from telemetry.alerting import publish
+from telemetry.prometheus import promtool, server
 
 _FROM_SETTINGS = "<PROMETHEUS_URL>"
 
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, output: Path | None, check: bool, **options: Any) -> None:
-        text = alerting.render_rule_file()
+        text = publish.render_rule_file()
         if check:
             outcome = promtool.check_rules_text(text)
             if not outcome.checked:
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         if output is not None and str(output) == "-":
             self.stdout.write(text, ending="")
         else:
-            path = output or alerting.default_rule_file_path()
+            path = output or publish.default_rule_file_path()
             path.parent.mkdir(parents=True, exist_ok=True)
             # Write then rename, so a Prometheus reloading meanwhile never reads half a file.
             tmp = path.with_name(f".{path.name}.tmp")
@@ -65,7 +66,7 @@ class Command(BaseCommand):
                 raise CommandError("--reload needs a URL, or PROMETHEUS_URL set")
         if reload_url:
             try:
-                alerting.reload_prometheus(reload_url)
+                server.reload_prometheus(reload_url)
             except Exception as exc:
                 raise CommandError(f"reload failed: {exc}") from exc
             self.stderr.write(f"Prometheus at {reload_url} reloaded")

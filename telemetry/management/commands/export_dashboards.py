@@ -8,11 +8,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from telemetry import dashboards
+from telemetry.dashboards import grafana
 
 
 class Command(BaseCommand):
-    help = "Write the Grafana dashboards (telemetry/dashboards.py) as JSON for file provisioning."
+    help = "Write the Grafana dashboards (telemetry.dashboards.grafana) as JSON for provisioning."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -29,9 +29,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, output_dir: Path, check: bool, **options: Any) -> None:
         stale = []
-        for name in dashboards.DASHBOARDS:
+        for name in grafana.DASHBOARDS:
             path = output_dir / name
-            text = dashboards.render(name)
+            text = grafana.render(name)
             current = path.read_text(encoding="utf-8") if path.exists() else None
             if current == text:
                 continue

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telemetry import profiling
+from telemetry.profiling import runs
 
 
 class Command(BaseCommand):
@@ -27,5 +27,5 @@ class Command(BaseCommand):
             days = settings.PROFILING_RETENTION_DAYS
         if days < 0:
             raise CommandError("--days must be 0 or more.")
-        deleted = profiling.runs_prune(older_than=timedelta(days=days))
+        deleted = runs.runs_prune(older_than=timedelta(days=days))
         self.stdout.write(f"deleted {deleted} profiling run(s)\n")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telemetry import profiling
 from telemetry.models import ProfilingRun
-from telemetry.profiling_forms import validated_start_fields
+from telemetry.profiling import runs
+from telemetry.profiling.forms import validated_start_fields
 
 
 class Command(BaseCommand):
@@ -41,5 +41,5 @@ class Command(BaseCommand):
             raise CommandError(
                 "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
             )
-        run = profiling.run_start(**fields)
+        run = runs.run_start(**fields)
         self.stdout.write(f"{run.pk}\n")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from telemetry import profiling
 from telemetry.models import ProfilingRun
+from telemetry.profiling import runs
 
 
 class Command(BaseCommand):
@@ -25,5 +25,5 @@ class Command(BaseCommand):
             )
         elif not run_ids:
             raise CommandError("Name the runs to stop, or pass --all.")
-        stopped = [run_id for run_id in run_ids if profiling.run_stop(run_id=run_id)]
+        stopped = [run_id for run_id in run_ids if runs.run_stop(run_id=run_id)]
         self.stdout.write(f"stopped {len(stopped)} run(s): {' '.join(map(str, stopped))}\n")

@@ -1,0 +1,116 @@
+"""Admin for profiling runs: start one (the add form), stop or repeat runs (actions), and
+read a run's results on its page: top functions, an icicle graph (inline SVG), processes,
+allocation sites, captured trace ids, and the pstat and callgrind downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+
+from telemetry.models import ProfilingRun
+from telemetry.profiling import runs
+from telemetry.profiling.forms import START_FIELDS, ProfilingRunStartForm
+from telemetry.profiling.report import run_download, run_report
+
+
+@admin.register(ProfilingRun)
+class ProfilingRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "name",
+        "target",
+        "status",
+        "captures",
+        "max_captures",
+        "sample_every",
+        "clock",
+        "memory",
+        "started_at",
+        "ended_at",
+    )
+    list_filter = ("status", "target", "clock")
+    search_fields = ("name", "route_pattern", "task_pattern")
+    actions = ["stop_runs", "start_again"]
+    change_form_template = "admin/telemetry/profilingrun/change_form.html"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ProfilingRunStartForm
+            kwargs["fields"] = START_FIELDS
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        if obj is None:
+            return START_FIELDS
+        return (*START_FIELDS, "status", "status_reason", "captures", "created_by",
+                "created_at", "started_at", "ended_at")  # fmt: skip
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        # A run is what it was started with: results would not mean anything otherwise.
+        return self.get_fields(request, obj) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: ProfilingRun, form, change: bool) -> None:
+        if change:
+            return
+        fields = {name: form.cleaned_data.get(name) for name in START_FIELDS}
+        run = runs.run_start(created_by=request.user, **fields)
+        obj.pk = run.pk
+        obj.status = run.status
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:run_id>/download/<str:kind>/", wrap(self.download_view),
+                 name="telemetry_profilingrun_download"),
+            path("<int:run_id>/stop/", wrap(self.stop_view),
+                 name="telemetry_profilingrun_stop"),
+            *super().get_urls(),
+        ]  # fmt: skip
+
+    def download_view(self, request: HttpRequest, run_id: int, kind: str) -> HttpResponse:
+        if not self.has_view_permission(request) or kind not in ("pstat", "callgrind"):
+            return HttpResponse(status=404)
+        return run_download(get_object_or_404(ProfilingRun, pk=run_id), kind)
+
+    def stop_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        url = reverse("admin:telemetry_profilingrun_change", args=[run_id])
+        if request.method != "POST" or not self.has_change_permission(request):
+            return HttpResponseRedirect(url)
+        if runs.run_stop(run_id=run_id):
+            messages.success(request, f"Profiling run {run_id} stopped.")
+        else:
+            messages.warning(request, f"Profiling run {run_id} had already ended.")
+        return HttpResponseRedirect(url)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None):  # fmt: skip
+        runs.runs_advance()  # a run past its limits shows as ended, even if idle
+        run = ProfilingRun.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        extra_context = dict(extra_context or {})
+        if run is not None:
+            extra_context.update(run_report(run))
+            extra_context["run"] = run
+            extra_context["trace_viewer_configured"] = bool(settings.TRACE_VIEWER_URL)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        runs.runs_advance()
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description="Stop the selected runs")
+    def stop_runs(self, request: HttpRequest, queryset: QuerySet[ProfilingRun]) -> None:
+        stopped = sum(runs.run_stop(run_id=run.pk) for run in queryset)
+        messages.success(request, f"Stopped {stopped} run(s).")
+
+    @admin.action(description="Start a new run with the same settings as each selected run")
+    def start_again(self, request: HttpRequest, queryset: QuerySet[ProfilingRun]) -> None:
+        for run in queryset:
+            fields = {name: getattr(run, name) for name in START_FIELDS if name != "starts_at"}
+            runs.run_start(created_by=request.user, **fields)
+        messages.success(request, f"Started {queryset.count()} run(s).")

@@ -1,0 +1,50 @@
+"""The exporter of each signal, as its SignalConfig names it: console, or OTLP over gRPC or
+HTTP. The OTLP exporters read their endpoint, headers, timeout, certificates and compression
+from the standard OTEL_EXPORTER_OTLP_* variables themselves."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+from telemetry.pipeline.config import SignalConfig
+
+
+def span_exporter(signal: SignalConfig):
+    if signal.exporter == "console":
+        return ConsoleSpanExporter()
+    # The OTLP exporters with a faster encoder of the same messages (telemetry.fastpath).
+    from telemetry.fastpath.span_exporters import GrpcSpanExporter, HttpSpanExporter
+
+    if signal.protocol == "grpc":
+        return GrpcSpanExporter()
+    return HttpSpanExporter()
+
+
+def metric_exporter(signal: SignalConfig):
+    if signal.exporter == "console":
+        return ConsoleMetricExporter()
+    if signal.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        return OTLPMetricExporter()
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
+
+    return HttpMetricExporter()
+
+
+def log_exporter(signal: SignalConfig):
+    if signal.exporter == "console":
+        return ConsoleLogRecordExporter()
+    if signal.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter()
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+        OTLPLogExporter as HttpLogExporter,
+    )
+
+    return HttpLogExporter()

@@ -1,0 +1,129 @@
+"""The contrib instrumentations this service uses, switched on once per process, and the
+hooks that fit them to our URLs: server spans named by route template, probes excluded."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from django.http import HttpRequest, HttpResponse
+from opentelemetry.instrumentation.django.middleware.otel_middleware import (
+    _DjangoMiddleware,
+)
+from opentelemetry.trace import Span
+
+from telemetry.conventions.redaction import redacted_query
+from telemetry.conventions.routes import route_template
+from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
+from telemetry.pipeline import middleware
+from telemetry.pipeline.config import TelemetryConfig
+
+logger = logging.getLogger(__name__)
+
+
+# The probes answer many times a minute and say nothing about user traffic.
+DEFAULT_EXCLUDED_URLS = r"/health$,/ready$,/metrics$"
+
+_DURATION_ATTRS = "_telemetry_duration_attrs"
+# Where the instrumentation's middleware keeps them in request.META.
+DURATION_ATTRS_META_KEY = _DjangoMiddleware._environ_duration_attr_key
+
+
+def keep_duration_attributes(span: Span, request: HttpRequest) -> None:
+    """Django instrumentation request hook: keep a reference to the attributes the
+    instrumentation will record http.server.request.duration with.
+
+    The instrumentation takes them out of request.META before the response hook runs, so
+    the response hook could not otherwise put the route template into the metric.
+    """
+    setattr(request, _DURATION_ATTRS, request.META.get(DURATION_ATTRS_META_KEY))
+
+
+def on_request(span: Span, request: HttpRequest) -> None:
+    """Django instrumentation request hook: keep the duration metric's attributes, and
+    record the query string without its values."""
+    keep_duration_attributes(span, request)
+    query = request.META.get("QUERY_STRING")
+    if query and span.is_recording():
+        span.set_attribute("url.query", redacted_query(query))
+
+
+def name_server_span_by_route(span: Span, request: HttpRequest, response: HttpResponse) -> None:
+    """Django instrumentation response hook: use the route template as span name and
+    http.route, on the span and on the duration metric's attributes.
+
+    The instrumentation names spans by Django's raw route ('GET api/users/<int:user_id>');
+    dashboards and other services expect 'GET /api/users/{user_id}'.
+    """
+    match = getattr(request, "resolver_match", None)
+    route = getattr(match, "route", None)
+    if match is None or route is None:
+        return  # unresolved (404): the span keeps the bare method name, no cardinality blow-up
+    template = route_template(route)
+    duration_attrs = getattr(request, _DURATION_ATTRS, None)
+    if isinstance(duration_attrs, dict):
+        duration_attrs["http.route"] = template
+    if span.is_recording():
+        method = getattr(span, "name", request.method or "HTTP").partition(" ")[0]
+        span.update_name(f"{method} {template}")
+        span.set_attribute("http.route", template)
+
+
+def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
+    """Switch on every instrumentation once; each instrumentor ignores a second call.
+
+    bridge_logs: send Python logging records to this process's LoggerProvider.
+    """
+    # The stable HTTP semantic conventions: http.server.request.duration in seconds with
+    # http.request.method, http.route and http.response.status_code. Read once, on the
+    # first instrumentation, so it must be set before any of them.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+    from opentelemetry.instrumentation.logging import LoggingInstrumentor
+    from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
+    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+
+    excluded_urls = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
+    DjangoInstrumentor().instrument(
+        excluded_urls=excluded_urls,
+        request_hook=on_request,
+        response_hook=name_server_span_by_route,
+        # http.server.active_requests goes up and down once per request, and
+        # http.server.request.duration records once per request: both tallied in memory.
+        meter_provider=TalliedMeterProvider(_measured_per_request),
+    )
+    # Ours takes the place of the instrumentation's (same class attributes: tracer, meter,
+    # hooks, excluded URLs), with forced sampling before it and the probes after it.
+    middleware.install(server_span=middleware.SERVER_SPAN, excluded_urls=excluded_urls)
+    # Statements are recorded with their placeholders, never with parameter values.
+    PsycopgInstrumentor().instrument(enable_commenter=False)
+    SQLite3Instrumentor().instrument()
+    HTTPXClientInstrumentor().instrument()
+    RedisInstrumentor().instrument()
+    CeleryInstrumentor().instrument()
+    # The handler that bridges Python logging to the OTLP log pipeline. Trace context is
+    # not injected into the records: the OTLP record carries it natively, and the JSON
+    # lines on stdout take it from the current span (telemetry.pipeline.log_format); injected, it
+    # would also travel as four redundant otel* attributes on every OTLP log record.
+    LoggingInstrumentor().instrument(
+        inject_trace_context=False,
+        enable_log_auto_instrumentation=bridge_logs,
+        log_handler_level=config.log_level,
+    )
+    otlp_handler = getattr(LoggingInstrumentor, "_logging_handler", None)
+    if otlp_handler is not None:
+        otlp_handler.addFilter(_not_from_the_sdk)
+
+
+def _measured_per_request(name: str) -> bool:
+    return name in {"http.server.active_requests", "http.server.request.duration"}
+
+
+def _not_from_the_sdk(record: logging.LogRecord) -> bool:
+    # The exporters log their own failures ("collector unreachable"); shipping those records
+    # through the same failing pipeline would only queue more of them.
+    return not record.name.startswith("opentelemetry")

@@ -1,0 +1,177 @@
+"""The providers of one process: its resource, TracerProvider, MeterProvider and
+LoggerProvider with their processors, readers and exporters, set as the global ones."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import Sampler
+
+from telemetry.fastpath.tallied_histogram import TallyReportingMeterProvider
+from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
+from telemetry.pipeline import metrics_pull
+from telemetry.pipeline.config import TelemetryConfig
+from telemetry.pipeline.exporters import log_exporter, metric_exporter, span_exporter
+from telemetry.sampling.export_switches import (
+    SwitchableLogExporter,
+    SwitchableMetricExporter,
+    SwitchableSpanExporter,
+)
+from telemetry.sampling.sampler import build_sampler
+
+# Attribute values carry what callers send (user agents, URLs, headers): bound their length
+# unless the operator chose a limit with the OpenTelemetry variables.
+DEFAULT_ATTRIBUTE_VALUE_LENGTH = 2048
+
+
+def span_limits() -> SpanLimits:
+    """The SDK's span limits, with a bounded attribute length when no variable sets one."""
+    chosen = {"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"}
+    if chosen & os.environ.keys():
+        return SpanLimits()
+    return SpanLimits(max_attribute_length=DEFAULT_ATTRIBUTE_VALUE_LENGTH)
+
+
+# Where the TracerProvider and LoggerProvider record their per-item self-metrics
+# (otel.sdk.span.started, otel.sdk.span.live, otel.sdk.log.created): nowhere. Recorded, they
+# cost three metric measurements per span, more than the span's own HTTP metrics, and they
+# say nothing that http.server.request.duration and the processors' counts do not.
+_NO_PER_ITEM_SELF_METRICS = NoOpMeterProvider()
+
+
+def new_tracer_provider(resource: Resource, sampler: Sampler) -> TracerProvider:
+    """This process's TracerProvider, without the SDK's per-span self-metrics.
+
+    The batch span processors added to it still count what they export and what they drop
+    (otel.sdk.processor.span.processed) in the global MeterProvider.
+    """
+    return TracerProvider(
+        resource=resource,
+        sampler=sampler,
+        span_limits=span_limits(),
+        shutdown_on_exit=False,
+        meter_provider=_NO_PER_ITEM_SELF_METRICS,
+    )
+
+
+def new_logger_provider(resource: Resource) -> LoggerProvider:
+    """This process's LoggerProvider, without the SDK's per-record self-metrics."""
+    return LoggerProvider(
+        resource=resource, shutdown_on_exit=False, meter_provider=_NO_PER_ITEM_SELF_METRICS
+    )
+
+
+def _all_counters(name: str) -> bool:
+    return True
+
+
+def new_batch_span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
+    """A BatchSpanProcessor whose counts of exported and dropped spans cost no metric
+    measurement per span (they reach the global MeterProvider at collection).
+
+    With the collector away, the queues stay full and every span or log record ending is a
+    drop, which the SDK would count with one synchronous measurement each (about 6 us, as
+    much as the span's own work in the processor)."""
+    return BatchSpanProcessor(exporter, meter_provider=TalliedMeterProvider(_all_counters))
+
+
+def new_batch_log_record_processor(exporter: LogRecordExporter) -> BatchLogRecordProcessor:
+    """The same for log records (otel.sdk.processor.log.processed)."""
+    return BatchLogRecordProcessor(exporter, meter_provider=TalliedMeterProvider(_all_counters))
+
+
+@dataclass
+class Providers:
+    """The providers one process built (None: that signal is off)."""
+
+    tracer_provider: TracerProvider | None = None
+    meter_provider: MeterProvider | None = None
+    logger_provider: LoggerProvider | None = None
+
+
+def build_providers(
+    config: TelemetryConfig,
+    extra_span_processors: Sequence[object],
+    extra_metric_readers: Sequence[object],
+    extra_log_processors: Sequence[object],
+) -> Providers:
+    """Build this process's providers and set them as the global ones."""
+    built = Providers()
+    resource = build_resource(config)
+    if config.traces.exporter != "none" or extra_span_processors:
+        # Built even with no endpoint: spans still give logs and job rows their trace ids.
+        # Sampling and each signal's export follow the policy edited in the admin
+        # (telemetry.sampling); with no policy row, OTEL_TRACES_SAMPLER decides as before.
+        tracer_provider = new_tracer_provider(resource, build_sampler())
+        if config.traces.exported:
+            tracer_provider.add_span_processor(
+                new_batch_span_processor(SwitchableSpanExporter(span_exporter(config.traces)))
+            )
+        for processor in extra_span_processors:
+            tracer_provider.add_span_processor(processor)  # type: ignore[arg-type]
+        trace.set_tracer_provider(tracer_provider)
+        built.tracer_provider = tracer_provider
+    if config.metrics.exporter != "none" or extra_metric_readers or config.prometheus_pull:
+        readers = list(extra_metric_readers)
+        if config.prometheus_pull:
+            readers.extend(metrics_pull.start_reader(*config.prometheus_pull))
+        if config.metrics.exported:
+            readers.append(
+                PeriodicExportingMetricReader(
+                    SwitchableMetricExporter(metric_exporter(config.metrics)),
+                    export_interval_millis=config.metric_export_interval_ms,
+                )
+            )
+        # Also hands every reader the histograms tallied in memory (telemetry.fastpath).
+        meter_provider = TallyReportingMeterProvider(
+            resource=resource,
+            metric_readers=readers,  # type: ignore[arg-type]
+            shutdown_on_exit=False,
+        )
+        metrics.set_meter_provider(meter_provider)
+        built.meter_provider = meter_provider
+    if config.logs.exported or extra_log_processors:
+        logger_provider = new_logger_provider(resource)
+        if config.logs.exported:
+            logger_provider.add_log_record_processor(
+                new_batch_log_record_processor(SwitchableLogExporter(log_exporter(config.logs)))
+            )
+        for processor in extra_log_processors:
+            logger_provider.add_log_record_processor(processor)  # type: ignore[arg-type]
+        set_logger_provider(logger_provider)
+        built.logger_provider = logger_provider
+    return built
+
+
+def build_resource(config: TelemetryConfig) -> Resource:
+    """The resource every signal of this process carries.
+
+    service.instance.id is new in every process (each gunicorn worker and Celery child is
+    an instance), so metrics from many workers are never mixed up. OTEL_RESOURCE_ATTRIBUTES
+    and OTEL_SERVICE_NAME override what settings say.
+    """
+    defaults = {
+        "service.name": config.service_name,
+        "service.version": config.service_version,
+        "service.instance.id": str(uuid.uuid4()),
+        "deployment.environment": config.deployment_environment,
+        "deployment.environment.name": config.deployment_environment,
+        "host.name": socket.gethostname(),
+        "process.pid": os.getpid(),
+        "process.parent_pid": os.getppid(),
+    }
+    return Resource.create(defaults).merge(OTELResourceDetector().detect())

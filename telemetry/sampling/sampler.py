@@ -1,0 +1,110 @@
+"""The sampler every process's TracerProvider uses: parent-based, steered from the admin.
+
+A span with a parent follows it (kept or dropped as a whole across HTTP and Celery hops,
+whatever the policy says now). A root span is decided by the policy snapshot in memory
+(telemetry.sampling.policy): a request forced for debugging is kept; else the first
+matching rule's ratio applies (HTTP rules to server spans, task rules to Celery spans),
+else the default ratio. The decision compares the trace id's lower 64 bits with a bound, as
+the SDK's TraceIdRatioBased does. With no policy row, OTEL_TRACES_SAMPLER decides.
+
+Kept root spans carry `sampling.rule` (which rule kept the trace); the first span of a
+process that continues a remote trace carries `sampling.rule = parent`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Sequence
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    Sampler,
+    SamplingResult,
+    _get_from_env_or_default,
+)
+from opentelemetry.trace import Link, SpanKind, get_current_span
+from opentelemetry.trace.span import TraceState
+from opentelemetry.util.types import Attributes
+
+from telemetry.sampling.policy import RULE_ATTRIBUTE, TRACE_ID_MASK, PolicySnapshot, current_policy
+
+# Set by telemetry.sampling.forcing.ForcedSamplingMiddleware, before the server span starts,
+# for a request the policy forces; the label it holds goes into sampling.rule.
+forced_reason: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "telemetry_forced_sampling", default=None
+)
+
+# Results that do not depend on the span are built once: a decision allocates nothing when
+# the parent carries no trace state (the usual case).
+_DROP = SamplingResult(Decision.DROP)
+_KEEP_REMOTE_CHILD = SamplingResult(Decision.RECORD_AND_SAMPLE, {RULE_ATTRIBUTE: "parent"})
+_KEEP_LOCAL_CHILD = SamplingResult(Decision.RECORD_AND_SAMPLE)
+_KEEP_ENV_ROOT = SamplingResult(Decision.RECORD_AND_SAMPLE, {RULE_ATTRIBUTE: "OTEL_TRACES_SAMPLER"})
+_SERVER, _CONSUMER, _PRODUCER = SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER
+
+
+class PolicySampler(Sampler):
+    """Parent-based sampler whose root decisions follow the admin's sampling policy."""
+
+    def __init__(
+        self,
+        env_sampler: Sampler | None = None,
+        policy: Callable[[], PolicySnapshot] = current_policy,
+    ) -> None:
+        # The sampler OTEL_TRACES_SAMPLER / _ARG name, used while no policy row exists. The
+        # SDK's own reader of those variables is private, but it is what TracerProvider uses.
+        self._env_sampler = env_sampler or _get_from_env_or_default()
+        # Where the policy comes from: this process's snapshot (tests may pass their own).
+        self._policy = policy
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        policy = self._policy()
+        parent = get_current_span(parent_context).get_span_context()
+        if policy.from_env:
+            return self._from_env(parent, parent_context, trace_id, name, kind, attributes, links)
+        if parent.is_valid:
+            if parent.trace_state:  # kept as is, down the trace
+                sampled = parent.trace_flags.sampled
+                decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP
+                attrs = {RULE_ATTRIBUTE: "parent"} if sampled and parent.is_remote else None
+                return SamplingResult(decision, attrs, parent.trace_state)
+            if not parent.trace_flags.sampled:
+                return _DROP
+            return _KEEP_REMOTE_CHILD if parent.is_remote else _KEEP_LOCAL_CHILD
+        if policy.forcing:
+            reason = forced_reason.get()
+            if reason is not None:
+                return policy.forced[reason]
+        if kind is _SERVER:
+            root = policy.for_server_span(name)
+        elif kind is _CONSUMER or kind is _PRODUCER:
+            root = policy.for_task_span(name)
+        else:
+            root = policy.default
+        return root.kept if (trace_id & TRACE_ID_MASK) < root.bound else _DROP
+
+    def _from_env(self, parent, parent_context, trace_id, name, kind, attributes, links):
+        result = self._env_sampler.should_sample(
+            parent_context, trace_id, name, kind, attributes, links
+        )
+        if not parent.is_valid and result.decision is Decision.RECORD_AND_SAMPLE:
+            return _KEEP_ENV_ROOT
+        return result
+
+    def get_description(self) -> str:
+        return f"PolicySampler{{env={self._env_sampler.get_description()}}}"
+
+
+def build_sampler() -> Sampler:
+    """The sampler for this process's TracerProvider (telemetry.pipeline.setup)."""
+    return PolicySampler()
