@@ -5,7 +5,7 @@ each as a ratio to "telemetry off".
     .venv/bin/python bench/overhead.py [--rounds 3] [--seconds 8] [--output PATH]
 
 The service runs from its own gunicorn.conf.py on 127.0.0.1 (one gthread worker) against a
-fresh migrated database (tests.e2e.servers.prepared_stack: SQLite unless DATABASE_URL is
+fresh migrated database (tests.harness.servers.prepared_stack: SQLite unless DATABASE_URL is
 set), exporting OTLP/gRPC to a live rotel-agent on 127.0.0.1. The load comes from `wrk` in
 its own process. Every round starts the service once per mode (modes are environment
 variables read at start-up), in an order rotated each round, warms it up and drives every
@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.e2e.collector import ROTEL_AGENT, _accepts  # noqa: E402
-from tests.e2e.servers import (  # noqa: E402
+from tests.harness.collector import ROTEL_AGENT, _accepts  # noqa: E402
+from tests.harness.servers import (  # noqa: E402
     BIN,
     ServiceProcess,
     Stack,
@@ -157,7 +157,7 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int) -> Sample:
 def rotel(log_dir: Path) -> Iterator[str]:
     """rotel-agent on 127.0.0.1 receiving OTLP/gRPC and dropping it (blackhole exporter).
 
-    Not tests.e2e.collector.Collector: that one prints every item it receives in detail,
+    Not tests.harness.collector.Collector: that one prints every item it receives in detail,
     which at thousands of spans a second would take a core from the service measured.
     """
     port = free_port()

@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from tests.e2e.servers import api_token, prepared_stack  # noqa: E402
+from tests.harness.servers import api_token, prepared_stack  # noqa: E402
 
 PATH = "/api/downstream/enrich"
 RUNS = "/api/telemetry/profiling-runs"
@@ -73,7 +73,7 @@ PARTS = ("served", "in-process", "instructions")
 RESULT_PREFIX = "PROFILING-BENCH-RESULT "
 
 
-# --- parsing and arithmetic (tests/test_profiling_bench.py) -----------------------------
+# --- parsing and arithmetic (tests/bench/test_profiling_bench.py) -----------------------------
 
 
 def parse_cachegrind_refs(stderr: str) -> int:

@@ -51,7 +51,7 @@ from opentelemetry.trace import (  # noqa: E402
 from telemetry.control import channels as control  # noqa: E402
 from telemetry.sampling.policy import policy_channel  # noqa: E402
 from telemetry.sampling.sampler import PolicySampler  # noqa: E402
-from tests.sampling_support import snapshot  # noqa: E402
+from tests.telemetry.sampling.support import snapshot  # noqa: E402
 
 RATIO = 0.1
 SERVER_NAME = "GET api/users/<int:user_id>"

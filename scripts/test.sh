@@ -48,7 +48,11 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
     $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk
 fi
 
+# --- The static checks first: they take seconds and a broken rule fails the run.
+echo "== ruff (lint and format), import contracts"
 "$BIN/ruff" check .
+"$BIN/ruff" format --check .
+"$BIN/lint-imports" --no-cache
 
 # A data dir of the run's own (SQLite files, filesystem broker), apart from `make run`'s ./var.
 DATA_DIR="$(mktemp -d)"

@@ -9,6 +9,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 
+# The fixtures that start real processes (stack, collector), for every end-to-end test.
+pytest_plugins = ["tests.harness.fixtures", "tests.harness.telemetry_fixtures"]
+
 
 @pytest.fixture
 def user(db):

@@ -1,0 +1,132 @@
+"""A real Prometheus on 127.0.0.1 for end-to-end tests (Debian's package), configured from
+deploy/prometheus/prometheus.yml with this test's targets and 1s intervals.
+
+It reads the service's OpenTelemetry metrics by scraping them (OTEL_METRICS_EXPORTER=
+prometheus, one port per process): Debian builds Prometheus without its OTLP receiver. The
+SDK's Prometheus reader names series by the same rules as the collector and Prometheus's
+OTLP receiver in deploy/compose.yaml (http.server.request.duration in seconds ->
+http_server_request_duration_seconds_*), so what the tests query is what production holds.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from tests.harness.servers import ROOT, Stack, free_port, start_process
+
+PROMETHEUS = "/usr/bin/prometheus"
+# The scrape job of the processes' OpenTelemetry metrics; exists only where Prometheus scrapes
+# them (tests, the local stack), not in compose, where they arrive over OTLP.
+OTEL_JOB = "observability-site-otel"
+
+
+def otel_scrape_env(ports: list[int]) -> dict[str, str]:
+    """Environment for a service process group (gunicorn or a Celery worker): serve the
+    OpenTelemetry metrics for scraping, each process on one of PORTS (a contiguous range)."""
+    return {
+        "OTEL_METRICS_EXPORTER": "prometheus",
+        "OTEL_EXPORTER_PROMETHEUS_PORT": f"{min(ports)}-{max(ports)}",
+    }
+
+
+def free_port_range(count: int) -> list[int]:
+    """COUNT adjacent free ports on 127.0.0.1."""
+
+    for _ in range(100):
+        first = free_port()
+        ports = list(range(first, first + count))
+        try:
+            for port in ports[1:]:
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return ports
+    raise AssertionError(f"no {count} adjacent free ports")
+
+
+def prometheus_config(
+    directory: Path, *, targets: dict[str, list[str]], alertmanager: str | None = None
+) -> Path:
+    """deploy/prometheus/prometheus.yml with 1s intervals, the scrape jobs named in TARGETS
+    (job name -> host:port list) pointed at this test's servers and the others dropped, an
+    OTEL_JOB added when TARGETS names it, and rules read from DIRECTORY/rules."""
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(directory / "rules" / "*.yml")]
+    jobs = []
+    for job in config["scrape_configs"]:
+        if job["job_name"] in targets:
+            job["static_configs"] = [{"targets": targets[job["job_name"]]}]
+            job.pop("authorization", None)  # the test service sets no METRICS_BEARER_TOKEN
+            job.pop("scheme", None)
+            jobs.append(job)
+    if OTEL_JOB in targets:
+        jobs.append({"job_name": OTEL_JOB, "static_configs": [{"targets": targets[OTEL_JOB]}]})
+    config["scrape_configs"] = jobs
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    else:
+        config.pop("alerting", None)
+    (directory / "rules").mkdir(exist_ok=True)
+    path = directory / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start_prometheus(
+    stack: Stack,
+    directory: Path,
+    *,
+    targets: dict[str, list[str]],
+    alertmanager: str | None = None,
+) -> str:
+    """Start Prometheus for STACK (stopped with it); return its base URL once it is ready."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    targets = {**targets}
+    targets.setdefault("prometheus", [f"127.0.0.1:{port}"])
+    config = prometheus_config(directory, targets=targets, alertmanager=alertmanager)
+    stack.processes.append(
+        start_process(
+            "prometheus",
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-lifecycle",
+            ],
+            stack.env,
+            stack.log_dir,
+        )
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
+                return url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"Prometheus not ready within 30s\n{stack.logs()}")
+
+
+def query(prometheus_url: str, expr: str) -> list[dict]:
+    """The result vector of an instant query; AssertionError with Prometheus's message when
+    the expression is invalid."""
+    body = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert body["status"] == "success", f"{expr}: {body.get('error')}"
+    return body["data"]["result"]
+
+
+def series_names(prometheus_url: str) -> set[str]:
+    """Every metric name Prometheus holds."""
+    body = httpx.get(f"{prometheus_url}/api/v1/label/__name__/values", timeout=10).json()
+    return set(body["data"])

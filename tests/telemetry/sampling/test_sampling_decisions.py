@@ -1,0 +1,140 @@
+"""The sampler's decisions, through the real SDK: ratios hold statistically, 0 keeps none
+and 1 keeps all, the first matching rule wins, a trace is kept or dropped as a whole across
+an HTTP or Celery hop, forced requests are kept, and OTEL_TRACES_SAMPLER applies with no
+policy row. Kept spans say which rule kept them."""
+
+from __future__ import annotations
+
+from opentelemetry import context, propagate
+from opentelemetry.trace import SpanKind
+
+from telemetry.sampling.policy import ENV_POLICY, FORCED_BY_HEADER
+from telemetry.sampling.sampler import forced_reason
+from tests.telemetry.sampling.support import memory_tracer, snapshot
+
+USERS_ROUTE = "GET api/users/<int:user_id>"  # the name the Django instrumentation starts with
+JOBS_ROUTE = "POST api/jobs"
+ROOT_SPANS = 5000
+
+
+def kept_fraction(tracer, exporter, name: str, kind=SpanKind.SERVER, count=ROOT_SPANS) -> float:
+    exporter.clear()
+    for _ in range(count):
+        tracer.start_span(name, kind=kind).end()
+    return len(exporter.get_finished_spans()) / count
+
+
+def test_a_ten_percent_rule_keeps_between_8_and_12_percent_of_5000_root_spans():
+    tracer, exporter = memory_tracer(snapshot(1.0, ("http", r"^GET /api/users/\{user_id\}$", 0.1)))
+
+    fraction = kept_fraction(tracer, exporter, USERS_ROUTE)
+
+    assert 0.08 <= fraction <= 0.12, fraction
+    rules = {s.attributes["sampling.rule"] for s in exporter.get_finished_spans()}
+    assert rules == {"rule 1"}
+
+
+def test_a_ten_percent_task_rule_holds_too():
+    tracer, exporter = memory_tracer(snapshot(0.0, ("task", r"^processing\.process_job$", 0.1)))
+
+    fraction = kept_fraction(tracer, exporter, "run/processing.process_job", SpanKind.CONSUMER)
+
+    assert 0.08 <= fraction <= 0.12, fraction
+
+
+def test_ratio_zero_keeps_none_and_one_keeps_all():
+    tracer, exporter = memory_tracer(snapshot(0.0))
+    assert kept_fraction(tracer, exporter, USERS_ROUTE, count=2000) == 0.0
+    tracer, exporter = memory_tracer(snapshot(1.0))
+    assert kept_fraction(tracer, exporter, USERS_ROUTE, count=2000) == 1.0
+    tracer, exporter = memory_tracer(snapshot(0.5, ("http", "^GET ", 0.0), ("http", "^POST ", 1.0)))
+    assert kept_fraction(tracer, exporter, USERS_ROUTE, count=2000) == 0.0
+    assert kept_fraction(tracer, exporter, JOBS_ROUTE, count=2000) == 1.0
+
+
+def test_the_first_matching_rule_decides_and_others_take_the_default():
+    tracer, exporter = memory_tracer(
+        snapshot(
+            0.0,
+            ("http", r"^GET /api/users/", 1.0),
+            ("http", r"^GET ", 0.0),  # would drop it, but comes second
+            ("task", r"process_job", 1.0),
+        )
+    )
+
+    tracer.start_span(USERS_ROUTE, kind=SpanKind.SERVER).end()
+    tracer.start_span("GET api/health", kind=SpanKind.SERVER).end()  # rule 2: dropped
+    tracer.start_span("apply_async/processing.process_job", kind=SpanKind.PRODUCER).end()
+    tracer.start_span("run/processing.complete_job", kind=SpanKind.CONSUMER).end()  # default
+    tracer.start_span("SELECT", kind=SpanKind.CLIENT).end()  # not a route nor a task: default
+
+    kept = {s.name: s.attributes["sampling.rule"] for s in exporter.get_finished_spans()}
+    assert kept == {USERS_ROUTE: "rule 1", "apply_async/processing.process_job": "rule 3"}
+
+
+def test_a_trace_is_kept_or_dropped_as_a_whole_across_a_celery_hop():
+    """The web process decides; the worker continues from the message headers."""
+    tracer, exporter = memory_tracer(snapshot(0.5))
+    roots = []
+    for _ in range(1000):
+        with tracer.start_as_current_span(JOBS_ROUTE, kind=SpanKind.SERVER) as request_span:
+            roots.append(request_span.get_span_context())
+            headers: dict[str, str] = {}
+            with tracer.start_as_current_span("apply_async/processing.process_job"):
+                propagate.inject(headers)
+        # The worker: another process would extract the same headers.
+        token = context.attach(propagate.extract(headers))
+        try:
+            tracer.start_span("run/processing.process_job", kind=SpanKind.CONSUMER).end()
+        finally:
+            context.detach(token)
+
+    spans = exporter.get_finished_spans()
+    kept_traces = {s.context.trace_id for s in spans if s.name == JOBS_ROUTE}
+    worker_traces = {s.context.trace_id for s in spans if s.name.startswith("run/")}
+    sampled_roots = {r.trace_id for r in roots if r.trace_flags.sampled}
+    assert 300 < len(kept_traces) < 700
+    assert kept_traces == sampled_roots == worker_traces
+    consumer = next(s for s in spans if s.name.startswith("run/"))
+    assert consumer.attributes["sampling.rule"] == "parent"
+    producer = next(s for s in spans if s.name.startswith("apply_async/"))
+    assert "sampling.rule" not in producer.attributes  # a local child: its root says why
+
+
+def test_an_incoming_traceparent_decides_whatever_the_policy():
+    tracer, exporter = memory_tracer(snapshot(0.0))
+    kept = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    dropped = "00-1af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    for header in (kept, dropped):
+        tracer.start_span(
+            USERS_ROUTE, kind=SpanKind.SERVER, context=propagate.extract({"traceparent": header})
+        ).end()
+    (span,) = exporter.get_finished_spans()
+    assert span.context.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+    assert span.attributes["sampling.rule"] == "parent"
+
+
+def test_a_forced_request_starts_a_kept_trace():
+    tracer, exporter = memory_tracer(
+        snapshot(0.0, force_header_key="HTTP_X_FORCE_TRACE", forcing=True)
+    )
+    token = forced_reason.set(FORCED_BY_HEADER)
+    try:
+        tracer.start_span(USERS_ROUTE, kind=SpanKind.SERVER).end()
+    finally:
+        forced_reason.reset(token)
+    tracer.start_span(USERS_ROUTE, kind=SpanKind.SERVER).end()
+
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["sampling.rule"] == "forced: header"
+
+
+def test_with_no_policy_row_otel_traces_sampler_decides(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
+    tracer, exporter = memory_tracer(ENV_POLICY)  # the sampler reads them when it is built
+    fraction = kept_fraction(tracer, exporter, USERS_ROUTE, count=4000)
+
+    assert 0.21 <= fraction <= 0.29, fraction
+    span = exporter.get_finished_spans()[0]
+    assert span.attributes["sampling.rule"] == "OTEL_TRACES_SAMPLER"
