@@ -193,8 +193,10 @@ else:
         }
     }
 
-# --- Celery: the broker needs no server by default (kombu's filesystem transport).
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
+# --- Celery: the broker needs no server by default (kombu's filesystem transport). The host
+# part is for kombu only (it warns "No hostname was supplied" without one); the folders below
+# are where the messages live.
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = DATA_DIR / "broker"
     for sub in ("queue", "processed", "control"):

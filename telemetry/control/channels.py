@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from telemetry.control.version_store import VersionStore, build_version_store
@@ -175,11 +175,24 @@ def _refresh_channels() -> None:
 
 
 def _note_failure(name: str, exc: Exception) -> None:
-    if name not in _failing:
-        _failing.add(name)
-        logger.warning(
-            "telemetry control: cannot refresh %s (%r); keeping the last state", name, exc
-        )
+    if name in _failing:
+        return
+    _failing.add(name)
+    if _is_missing_table(exc):
+        # Not a fault: the database is not migrated yet (the first `manage.py migrate` itself
+        # starts spans, hence the sampler, hence this poller). The defaults apply until the
+        # table exists; Django's checks and `showmigrations` report unapplied migrations.
+        logger.debug("telemetry control: %s has no table yet (%r); using its defaults", name, exc)
+        return
+    logger.warning("telemetry control: cannot refresh %s (%r); keeping the last state", name, exc)
+
+
+def _is_missing_table(exc: Exception) -> bool:
+    """True for "no such table" (SQLite) and "undefined table" (PostgreSQL, SQLSTATE 42P01)."""
+    if not isinstance(exc, DatabaseError):
+        return False
+    cause = exc.__cause__
+    return "no such table" in str(exc) or getattr(cause, "sqlstate", None) == "42P01"
 
 
 # Set at interpreter exit: a daemon poller must not query or log while the process tears
