@@ -59,8 +59,9 @@ def process_job(self: Task, *, job_id: str) -> dict[str, Any]:
 
 @shared_task(base=JobTask, name="processing.complete_job")
 def complete_job(outcome: dict[str, Any], *, job_id: str) -> None:
-    """The follow-up step: store the outcome and announce it."""
-    services.job_mark_succeeded(job_id=job_id, result=outcome)
+    """The follow-up step: store the result and announce it. The job keeps the result itself
+    (analysis and enrichment); how long the work took is in its timings."""
+    services.job_mark_succeeded(job_id=job_id, result=outcome["result"])
 
 
 def job_workflow(job_id) -> Signature:

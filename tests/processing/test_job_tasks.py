@@ -40,7 +40,7 @@ def test_a_successful_chain_stores_the_result(settings, live_server):
     job.refresh_from_db()
     assert job.status == "succeeded"
     assert job.attempts == 1
-    assert job.result["result"]["analysis"]["words"] == 2
+    assert job.result["analysis"]["words"] == 2  # the result itself, not result.result
     assert job.started_at <= job.finished_at
 
 
