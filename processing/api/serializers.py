@@ -4,11 +4,12 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.api_fields import StrictCharField
 from processing.models import ProcessingJob
 
 
 class ProcessInputSerializer(serializers.Serializer):
-    data = serializers.CharField(trim_whitespace=False)
+    data = StrictCharField(trim_whitespace=False)
 
     def validate_data(self, value: str) -> str:
         limit = settings.PROCESSING_MAX_DATA_CHARS

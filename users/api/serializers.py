@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.api_fields import StrictCharField, StrictEmailField
 from users.models import User
 
 
@@ -13,9 +14,9 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 
 class UserCreateInputSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(max_length=150)
-    password = serializers.CharField(
+    email = StrictEmailField(max_length=254)
+    name = StrictCharField(max_length=150)
+    password = StrictCharField(
         required=False, write_only=True, min_length=8, max_length=128, trim_whitespace=False
     )
 
