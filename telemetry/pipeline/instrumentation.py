@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from opentelemetry.instrumentation.django.middleware.otel_middleware import (
     _DjangoMiddleware,
 )
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import Span
 
 from telemetry.conventions.redaction import redacted_query
@@ -104,7 +105,9 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     SQLite3Instrumentor().instrument()
     HTTPXClientInstrumentor().instrument()
     RedisInstrumentor().instrument()
-    CeleryInstrumentor().instrument()
+    # Its only metric, flower.task.runtime.seconds, would time every job a second time:
+    # processing.job.duration and the consumer spans already do (one family per signal).
+    CeleryInstrumentor().instrument(meter_provider=NoOpMeterProvider())
     # The handler that bridges Python logging to the OTLP log pipeline. Trace context is
     # not injected into the records: the OTLP record carries it natively, and the JSON
     # lines on stdout take it from the current span (telemetry.pipeline.log_format); injected, it
