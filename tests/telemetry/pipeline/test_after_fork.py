@@ -16,7 +16,7 @@ import pytest
 from tests.harness.collector import otlp_env
 from tests.harness.servers import BIN, free_port, manage, start_process, wait_until_serving
 from tests.harness.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
-from tests.telemetry.pipeline.test_telemetry_one_trace import by_name, queue_job
+from tests.telemetry.pipeline.test_one_trace import by_name, queue_job
 
 pytestmark = pytest.mark.e2e
 
