@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-_PATH = ROOT / "bench" / "overhead.py"
+_PATH = REPO_ROOT / "bench" / "overhead.py"
 _spec = importlib.util.spec_from_file_location("bench_overhead", _PATH)
 overhead = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = overhead  # dataclasses look their module up there

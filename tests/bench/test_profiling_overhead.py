@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-_PATH = ROOT / "bench" / "profiling_overhead.py"
+_PATH = REPO_ROOT / "bench" / "profiling_overhead.py"
 _spec = importlib.util.spec_from_file_location("bench_profiling_overhead", _PATH)
 bench = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = bench
