@@ -34,7 +34,6 @@ from tests.harness.prometheus import (
     start_prometheus,
 )
 from tests.harness.servers import api_token, free_port, manage
-from tests.harness.telemetry_fixtures import collector_fixture as collector  # noqa: F401
 from tests.paths import REPO_ROOT
 
 # Grafana variables, as Grafana would fill them for a short range with 1s scrapes.
@@ -69,7 +68,7 @@ def wait_until(what: str, probe, timeout: float, stack) -> None:
 
 
 def test_every_panel_and_alert_expression_reads_series_prometheus_scraped(
-    collector: Collector,  # noqa: F811
+    collector: Collector,
     stack,
     tmp_path,
 ):

@@ -16,7 +16,7 @@ import pytest
 from tests.harness.collector import otlp_env, spans_named
 from tests.harness.jobs import queue_job
 from tests.harness.servers import BIN, free_port, manage, start_process, wait_until_serving
-from tests.harness.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
+from tests.harness.telemetry_fixtures import new_traceparent
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,6 @@ from opentelemetry.trace import SpanKind
 from processing import jobs, services
 from processing.models import ProcessingJob
 from tests.factories import UserFactory
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from tests.harness.collector import otlp_env, spans_named
 from tests.harness.downstreams import scripted_downstream
 from tests.harness.jobs import queue_job
-from tests.harness.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
+from tests.harness.telemetry_fixtures import new_traceparent
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,6 @@ from telemetry.control import channels as control
 from telemetry.control.version_store import FileVersionStore
 from telemetry.models import SamplingPolicy
 from telemetry.sampling.policy import ENV_POLICY, current_policy, policy_channel
-from tests.telemetry.sampling.support import sampling_policy_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,6 @@ from rest_framework.authtoken.models import Token
 from telemetry.models import SamplingPolicy, SamplingRule
 from telemetry.sampling.policy import build_snapshot, current_policy
 from tests.factories import UserFactory
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
-from tests.telemetry.sampling.support import sampling_policy_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
