@@ -1,16 +1,50 @@
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from pathlib import Path
 
 import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
+from tests.harness.process_starters import PROCESS_FIXTURES, process_starters_used
 
 # The fixtures that start real processes (stack, collector), for every end-to-end test.
 pytest_plugins = ["tests.harness.fixtures", "tests.harness.telemetry_fixtures"]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts processes is an e2e test: marked so when it requests a process
+    fixture, and a collection error when its module uses a process starter of tests/harness
+    without `pytestmark = pytest.mark.e2e` (tests/harness/process_starters.py lists both)."""
+    unmarked: dict[str, list[pytest.Item]] = {}  # module (as in node ids) -> its unmarked tests
+    for item in items:
+        if PROCESS_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+        elif item.get_closest_marker("e2e") is None and _process_starters_in(item.path):
+            unmarked.setdefault(item.nodeid.split("::")[0], []).append(item)
+    if unmarked:
+        raise pytest.UsageError(
+            "\n".join(
+                f"{module} starts processes through tests/harness "
+                f"({', '.join(sorted(_process_starters_in(tests[0].path)))}) but is not marked "
+                f"e2e (unmarked: {', '.join(test.name for test in tests)}). Add "
+                "`pytestmark = pytest.mark.e2e` to it (in-process tests belong in a module "
+                "of their own)."
+                for module, tests in unmarked.items()
+            )
+        )
+
+
+@functools.cache
+def _process_starters_in(path: Path) -> frozenset[str]:
+    if path.suffix != ".py":
+        return frozenset()
+    return frozenset(process_starters_used(path.read_text()))
 
 
 @pytest.fixture

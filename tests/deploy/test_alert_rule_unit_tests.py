@@ -10,10 +10,10 @@ import pytest
 from django.core.management import call_command
 
 from telemetry.prometheus import promtool
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.django_db
-DEPLOY = ROOT / "deploy" / "prometheus"
+DEPLOY = REPO_ROOT / "deploy" / "prometheus"
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ import subprocess
 import pytest
 import yaml
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-CONFIG = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
+CONFIG = REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 
 
 @pytest.fixture(autouse=True)

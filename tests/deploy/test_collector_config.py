@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-DEPLOY = ROOT / "deploy"
+DEPLOY = REPO_ROOT / "deploy"
 CONFIG_FILE = DEPLOY / "otel-collector" / "config.yaml"
 KINDS = ("receivers", "processors", "exporters", "connectors")
 # Exporters that send over the network; `debug` only writes the collector's log.

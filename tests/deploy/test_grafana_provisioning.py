@@ -10,9 +10,9 @@ import re
 import pytest
 import yaml
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-DEPLOY = ROOT / "deploy"
+DEPLOY = REPO_ROOT / "deploy"
 PROVISIONING = DEPLOY / "grafana" / "provisioning"
 
 

@@ -60,6 +60,11 @@ class Received:
         return {m["name"] for m in self.metrics if trace_id in m["exemplar_trace_ids"]}
 
 
+def spans_named(spans: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The spans among `spans` whose name is `name`, in the order they were received."""
+    return [s for s in spans if s["name"] == name]
+
+
 def _value(raw: str) -> Any:
     match = _VALUE.match(raw.strip())
     if not match:

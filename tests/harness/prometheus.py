@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.harness.servers import ROOT, Stack, free_port, start_process
+from tests.harness.servers import Stack, free_port, start_process
+from tests.paths import REPO_ROOT
 
 PROMETHEUS = "/usr/bin/prometheus"
 # The scrape job of the processes' OpenTelemetry metrics; exists only where Prometheus scrapes
@@ -56,7 +57,7 @@ def prometheus_config(
     """deploy/prometheus/prometheus.yml with 1s intervals, the scrape jobs named in TARGETS
     (job name -> host:port list) pointed at this test's servers and the others dropped, an
     OTEL_JOB added when TARGETS names it, and rules read from DIRECTORY/rules."""
-    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    config = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [str(directory / "rules" / "*.yml")]
     jobs = []

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO_ROOT
+
 BIN = Path(sys.executable).parent
 
 
@@ -63,7 +64,7 @@ def start_process(name: str, args: list[str], env: dict[str, str], log_dir: Path
     log = log_path.open("wb")
     popen = subprocess.Popen(
         args,
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -76,7 +77,7 @@ def start_process(name: str, args: list[str], env: dict[str, str], log_dir: Path
 def manage(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [str(BIN / "python"), "manage.py", *args],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""Fixtures shared by the end-to-end telemetry tests."""
+"""The collector fixture of the end-to-end telemetry tests, and the traceparent they send."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 
 from processing import tasks
 from processing.errors import DownstreamUnavailable
-from processing.models import ProcessingJob
+from tests.factories import ProcessingJobFactory
 from tests.harness.servers import free_port
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ def dead_downstream(settings):
 
 def test_retries_exhausted_mark_the_job_failed_and_keep_the_error(dead_downstream, settings):
     settings.PROCESSING_JOB_MAX_RETRIES = 2
-    job = ProcessingJob.objects.create(data="x")
+    job = ProcessingJobFactory()
     # Eagerly applied retries run nested and re-raise the last error to the caller.
     with pytest.raises(DownstreamUnavailable):
         tasks.job_workflow(job.pk).apply()
@@ -35,7 +35,7 @@ def test_retries_exhausted_mark_the_job_failed_and_keep_the_error(dead_downstrea
 
 def test_a_successful_chain_stores_the_result(settings, live_server):
     settings.PROCESSING_DOWNSTREAM_URL = f"{live_server.url}/api/downstream/enrich"
-    job = ProcessingJob.objects.create(data="alpha beta")
+    job = ProcessingJobFactory(data="alpha beta")
     tasks.job_workflow(job.pk).apply()
     job.refresh_from_db()
     assert job.status == "succeeded"
@@ -46,7 +46,7 @@ def test_a_successful_chain_stores_the_result(settings, live_server):
 
 def test_a_finished_job_is_not_run_again(dead_downstream):
     # A redelivered message (acks_late) must not redo or overwrite a finished job.
-    job = ProcessingJob.objects.create(data="x", status="succeeded", result={"kept": True})
+    job = ProcessingJobFactory(status="succeeded", result={"kept": True})
     tasks.job_workflow(job.pk).apply()
     job.refresh_from_db()
     assert job.status == "succeeded"

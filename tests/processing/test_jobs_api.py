@@ -9,7 +9,7 @@ import pytest
 from celery import current_app
 
 from processing.models import ProcessingJob
-from tests.factories import UserFactory
+from tests.factories import ProcessingJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -83,8 +83,8 @@ def test_it_requires_authentication(anon_client):
 
 class TestReadJobs:
     def test_it_shows_status_result_timings_and_attempts(self, user_client, user):
-        job = ProcessingJob.objects.create(
-            data="x", created_by=user, status="succeeded", attempts=2, result={"ok": True}
+        job = ProcessingJobFactory(
+            created_by=user, status="succeeded", attempts=2, result={"ok": True}
         )
         body = user_client.get(f"/api/jobs/{job.pk}").json()
         assert body["status"] == "succeeded"
@@ -99,14 +99,14 @@ class TestReadJobs:
         }
 
     def test_a_user_sees_only_their_own_jobs(self, user_client, user):
-        mine = ProcessingJob.objects.create(data="mine", created_by=user)
-        theirs = ProcessingJob.objects.create(data="theirs", created_by=UserFactory())
+        mine = ProcessingJobFactory(created_by=user)
+        theirs = ProcessingJobFactory(created_by=UserFactory())
         listed = user_client.get("/api/jobs").json()
         assert [j["id"] for j in listed["results"]] == [str(mine.pk)]
         assert user_client.get(f"/api/jobs/{theirs.pk}").status_code == 404
 
     def test_staff_see_every_job(self, staff_client):
-        job = ProcessingJob.objects.create(data="theirs", created_by=UserFactory())
+        job = ProcessingJobFactory(created_by=UserFactory())
         assert staff_client.get(f"/api/jobs/{job.pk}").status_code == 200
         assert staff_client.get("/api/jobs").json()["count"] == 1
 

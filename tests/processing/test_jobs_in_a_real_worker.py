@@ -3,28 +3,14 @@ filesystem broker in the SQLite pass, Redis in the PostgreSQL pass)."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
 from tests.harness.downstreams import scripted_downstream
+from tests.harness.jobs import wait_for_job
 from tests.harness.servers import api_token, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-TERMINAL = {"succeeded", "failed"}
-
-
-def wait_for_job(client: httpx.Client, job_url: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(job_url).json()
-        if job["status"] in TERMINAL:
-            return job
-        time.sleep(0.25)
-    raise AssertionError(f"job did not finish in {timeout}s: {job}")
 
 
 def api_client(base_url: str, stack) -> httpx.Client:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processing.models import ProcessingJob
-from tests.factories import UserFactory
+from tests.factories import ProcessingJobFactory, UserFactory
 from users.models import User
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +67,8 @@ def test_the_admin_add_form_shows_a_duplicate_email_next_to_the_field(staff_sess
 
 
 def test_staff_list_filter_and_inspect_jobs(staff_session):
-    failed = ProcessingJob.objects.create(data="x", status="failed", error="boom", attempts=4)
-    ProcessingJob.objects.create(data="y", status="succeeded")
+    failed = ProcessingJobFactory(status="failed", error="boom", attempts=4)
+    ProcessingJobFactory(status="succeeded")
     listing = staff_session.get("/admin/processing/processingjob/", {"status__exact": "failed"})
     assert listing.status_code == 200
     assert str(failed.pk).encode() in listing.content

@@ -9,9 +9,9 @@ import runpy
 
 import pytest
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-CONF = ROOT / "observability_site" / "gunicorn.conf.py"
+CONF = REPO_ROOT / "observability_site" / "gunicorn.conf.py"
 
 
 def load_conf(monkeypatch, tmp_path, **env: str) -> dict:

@@ -10,7 +10,7 @@ import sys
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_metrics_can_require_a_bearer_token(client, settings):
 def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -1,4 +1,5 @@
-"""The real telemetry set-up, in the test process, exporting to memory instead of OTLP.
+"""The real telemetry set-up, in the test process, exporting to memory instead of OTLP: what
+the fixtures `otel_session` and `otel` (tests/telemetry/conftest.py) hand to a test.
 
 configure_telemetry() runs once per process (as in production), so the providers and
 instrumentations stay for the rest of the test run; each test starts from empty exporters.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -46,54 +46,17 @@ class InMemoryTelemetry:
         )
 
 
-_memory: InMemoryTelemetry | None = None
-
-
-@pytest.fixture(name="otel_session", scope="session")
-def otel_session_fixture() -> InMemoryTelemetry:
-    """Set up once, at session scope: before any per-test settings override (tests/conftest.py
-    overrides CACHES for every test), whose revert would also drop the middleware the
-    instrumentation adds to settings.MIDDLEWARE. Each module that imports this fixture gets
-    its own definition of it, so the set-up itself is memoized here."""
-    global _memory
-    if _memory is None:
-        memory = InMemoryTelemetry(
-            InMemorySpanExporter(), InMemoryMetricReader(), InMemoryLogRecordExporter()
-        )
-        built = configure_telemetry(
-            "pytest",
-            extra_span_processors=[SimpleSpanProcessor(memory.spans)],
-            extra_metric_readers=[memory.metrics],
-            extra_log_processors=[SimpleLogRecordProcessor(memory.logs)],
-        )
-        assert built, "telemetry was configured in the test process before these tests"
-        _memory = memory
-    return _memory
-
-
-@pytest.fixture(name="otel")
-def otel_fixture(otel_session: InMemoryTelemetry) -> InMemoryTelemetry:
-    """The process's telemetry, exporting to memory, with empty span and log exporters.
-    Import otel_fixture and otel_session_fixture to use fixture `otel`."""
-    otel_session.spans.clear()
-    otel_session.logs.clear()
-    return otel_session
-
-
-@pytest.fixture(name="synchronous_measurements")
-def synchronous_measurements_fixture(monkeypatch) -> list[str]:
-    """The instrument name of every synchronous SDK measurement made during the test (each
-    costs a copy, hash and lock of its attributes: what the cost tests count)."""
-    from opentelemetry.sdk.metrics._internal.measurement_consumer import (
-        SynchronousMeasurementConsumer,
+def configure_in_memory_telemetry() -> InMemoryTelemetry:
+    """Configure this process's telemetry (once: a second call fails) with in-memory span,
+    metric and log exporters next to whatever the settings configure."""
+    memory = InMemoryTelemetry(
+        InMemorySpanExporter(), InMemoryMetricReader(), InMemoryLogRecordExporter()
     )
-
-    names: list[str] = []
-    consume = SynchronousMeasurementConsumer.consume_measurement
-
-    def recording_consume(self, measurement):
-        names.append(measurement.instrument.name)
-        return consume(self, measurement)
-
-    monkeypatch.setattr(SynchronousMeasurementConsumer, "consume_measurement", recording_consume)
-    return names
+    built = configure_telemetry(
+        "pytest",
+        extra_span_processors=[SimpleSpanProcessor(memory.spans)],
+        extra_metric_readers=[memory.metrics],
+        extra_log_processors=[SimpleLogRecordProcessor(memory.logs)],
+    )
+    assert built, "telemetry was configured in the test process before these tests"
+    return memory

@@ -14,7 +14,8 @@ from django.test import Client
 from telemetry.alerting import publish as alerting
 from telemetry.models import SLO, AlertRule
 from telemetry.prometheus import promtool
-from tests.harness.servers import ROOT, free_port
+from tests.harness.servers import free_port
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def test_it_exports_the_seeded_rules_and_promtool_accepts_them(tmp_path):
 
 def test_the_committed_rule_file_is_the_export_of_the_seeded_rules():
     # deploy/ must not drift from the migration: regenerate with `manage.py export_alert_rules`.
-    committed = (ROOT / "deploy" / "prometheus" / "rules" / "alert_rules.yml").read_text()
+    committed = (REPO_ROOT / "deploy" / "prometheus" / "rules" / "alert_rules.yml").read_text()
     assert committed == alerting.render_rule_file()
 
 

@@ -15,9 +15,9 @@ import yaml
 
 from telemetry.alerting import publish as alerting
 from telemetry.dashboards import catalog as metric_catalog
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-RULE_FILE = ROOT / "deploy" / "prometheus" / "rules" / "alert_rules.yml"
+RULE_FILE = REPO_ROOT / "deploy" / "prometheus" / "rules" / "alert_rules.yml"
 
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
 _IDENTIFIER = r"[a-zA-Z_:][a-zA-Z0-9_:]*"

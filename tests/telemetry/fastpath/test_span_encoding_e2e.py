@@ -11,7 +11,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, format_trace_id
 
 from telemetry.fastpath.span_exporters import GrpcSpanExporter, HttpSpanExporter
-from tests.harness.telemetry_fixtures import collector_fixture  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 

@@ -22,11 +22,6 @@ from telemetry.fastpath.tallied_histogram import TalliedHistogram
 from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
 from telemetry.pipeline.metrics_pull import start_reader
 from tests.harness.servers import free_port
-from tests.telemetry.in_memory import (  # noqa: F401
-    otel_fixture,
-    otel_session_fixture,
-    synchronous_measurements_fixture,
-)
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from tests.harness.collector import otlp_env
-from tests.harness.telemetry_fixtures import collector_fixture  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 

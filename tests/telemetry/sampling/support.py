@@ -1,20 +1,16 @@
 """Helpers for the sampling tests: policy snapshots built without the database, and a
-private TracerProvider that samples with the real PolicySampler into memory."""
+private TracerProvider that samples with the real PolicySampler into memory. The fixture
+`sampling_policy` (conftest.py) hands out use_policy and restores the environment's."""
 
 from __future__ import annotations
 
-import os
 import re
-import time
 
-import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from telemetry.control import channels as control
 from telemetry.sampling.policy import (
-    ENV_POLICY,
     CompiledRule,
     PolicySnapshot,
     RootDecision,
@@ -42,17 +38,6 @@ def snapshot(default: float, *rules: tuple[str, str, float], **fields) -> Policy
 def use_policy(policy: PolicySnapshot) -> None:
     """Make this process's snapshot `policy` (until the fixture resets it)."""
     policy_channel.reset(policy)
-
-
-@pytest.fixture(name="sampling_policy")
-def sampling_policy_fixture(settings):
-    """Pauses the poller (it would reload the policy from the database), and gives back the
-    environment's policy after the test, so the other telemetry tests keep every span."""
-    settings.TELEMETRY_CONTROL_ENABLED = False
-    if control._poller_pid == os.getpid():
-        time.sleep(0.1)  # let a poll already under way finish before the test sets a policy
-    yield use_policy
-    policy_channel.reset(ENV_POLICY)
 
 
 def memory_tracer(policy: PolicySnapshot | None = None):

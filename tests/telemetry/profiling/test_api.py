@@ -9,7 +9,7 @@ import pytest
 
 from telemetry.models import ProfilingRun
 from telemetry.profiling import agent as profiling_agent
-from tests.telemetry.profiling.support import profiling_state, start_run  # noqa: F401
+from tests.telemetry.profiling.support import start_run
 
 pytestmark = pytest.mark.django_db
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from tests.harness.servers import ROOT
+from tests.bench.support import load_bench_script
 
-_PATH = ROOT / "bench" / "overhead.py"
-_spec = importlib.util.spec_from_file_location("bench_overhead", _PATH)
-overhead = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = overhead  # dataclasses look their module up there
-_spec.loader.exec_module(overhead)
+overhead = load_bench_script("overhead")
 
 WRK_OUTPUT = """Running 8s test @ http://127.0.0.1:40000/
   1 threads and 8 connections

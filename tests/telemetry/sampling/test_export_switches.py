@@ -17,7 +17,7 @@ from telemetry.sampling.export_switches import (
     SwitchableMetricExporter,
     SwitchableSpanExporter,
 )
-from tests.telemetry.sampling.support import sampling_policy_fixture, snapshot  # noqa: F401
+from tests.telemetry.sampling.support import snapshot
 
 
 def test_the_span_exporter_follows_export_traces(sampling_policy):

@@ -37,7 +37,8 @@ from tests.harness.prometheus import (
     query,
     start_prometheus,
 )
-from tests.harness.servers import ROOT, Stack, api_token, free_port, manage, start_process
+from tests.harness.servers import Stack, api_token, free_port, manage, start_process
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +107,9 @@ def alertmanager_config(tmp: Path, webhook_url: str, slack_url: str, dead_url: s
     """The shipped configuration, with secrets as files in TMP, the receivers pointed at this
     test (the service's webhook; a local sink instead of Slack and a dead local port instead
     of PagerDuty, so nothing leaves the machine) and grouping shortened."""
-    config = yaml.safe_load((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+    config = yaml.safe_load(
+        (REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text()
+    )
     secrets = tmp / "secrets"
     secrets.mkdir()
     (secrets / "webhook_token").write_text(WEBHOOK_TOKEN)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.harness.collector import otlp_env
-from tests.harness.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
+from tests.harness.telemetry_fixtures import new_traceparent
 
 pytestmark = pytest.mark.e2e
 

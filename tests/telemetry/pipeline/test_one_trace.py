@@ -5,32 +5,14 @@ PostgreSQL pass) and calls the downstream service over HTTP, which gunicorn serv
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.harness.collector import otlp_env
+from tests.harness.collector import otlp_env, spans_named
 from tests.harness.downstreams import scripted_downstream
-from tests.harness.servers import api_token
-from tests.harness.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
-from tests.processing.test_jobs_in_a_real_worker import wait_for_job
+from tests.harness.jobs import queue_job
+from tests.harness.telemetry_fixtures import new_traceparent
 
 pytestmark = pytest.mark.e2e
-
-
-def queue_job(base_url: str, stack, traceparent: str, data: str) -> dict:
-    token = api_token(base_url, stack)
-    with httpx.Client(
-        base_url=base_url, headers={"Authorization": f"Token {token}"}, timeout=15
-    ) as client:
-        response = client.post(
-            "/api/jobs", json={"data": data}, headers={"traceparent": traceparent}
-        )
-        assert response.status_code == 202, response.text
-        return wait_for_job(client, response.json()["url"])
-
-
-def by_name(spans: list[dict], name: str) -> list[dict]:
-    return [s for s in spans if s["name"] == name]
 
 
 def test_one_trace_spans_the_request_the_worker_and_the_downstream_call(collector, stack):
@@ -57,18 +39,18 @@ def test_one_trace_spans_the_request_the_worker_and_the_downstream_call(collecto
 
     received = collector.wait_for(f"the spans of trace {trace_id}", whole_story)
     spans = received.spans_in(trace_id)
-    (server,) = by_name(spans, "POST /api/jobs")
-    (producer,) = by_name(spans, "apply_async/processing.process_job")
-    (task,) = by_name(spans, "run/processing.process_job")
-    (complete,) = by_name(spans, "run/processing.complete_job")
-    (downstream_server,) = by_name(spans, "POST /api/downstream/enrich")
+    (server,) = spans_named(spans, "POST /api/jobs")
+    (producer,) = spans_named(spans, "apply_async/processing.process_job")
+    (task,) = spans_named(spans, "run/processing.process_job")
+    (complete,) = spans_named(spans, "run/processing.complete_job")
+    (downstream_server,) = spans_named(spans, "POST /api/downstream/enrich")
     # The incoming traceparent is continued, then each hop is the child of the one before.
     assert server["parent_id"] == parent_id and server["kind"] == "SPAN_KIND_SERVER"
     assert server["attributes"]["http.route"] == "/api/jobs"
     assert producer["parent_id"] == server["span_id"]
     assert producer["kind"] == "SPAN_KIND_PRODUCER"
     assert task["parent_id"] == producer["span_id"] and task["kind"] == "SPAN_KIND_CONSUMER"
-    (next_step,) = by_name(spans, "apply_async/processing.complete_job")
+    (next_step,) = spans_named(spans, "apply_async/processing.complete_job")
     assert next_step["parent_id"] == task["span_id"]
     assert complete["parent_id"] == next_step["span_id"]
     (client,) = [s for s in spans if s["span_id"] == downstream_server["parent_id"]]
@@ -144,13 +126,13 @@ def test_a_retried_task_stays_in_the_trace_of_its_job(collector, stack):
     received = collector.wait_for(
         "three attempts and the completion in one trace",
         lambda r: (
-            len(by_name(r.spans_in(trace_id), "run/processing.process_job")) == 3
-            and by_name(r.spans_in(trace_id), "run/processing.complete_job")
+            len(spans_named(r.spans_in(trace_id), "run/processing.process_job")) == 3
+            and spans_named(r.spans_in(trace_id), "run/processing.complete_job")
         ),
     )
-    attempts = by_name(received.spans_in(trace_id), "run/processing.process_job")
+    attempts = spans_named(received.spans_in(trace_id), "run/processing.process_job")
     # Each retry is queued from inside the failed attempt, so it is that attempt's grandchild.
-    retries = by_name(received.spans_in(trace_id), "apply_async/processing.process_job")
+    retries = spans_named(received.spans_in(trace_id), "apply_async/processing.process_job")
     assert len(retries) == 3  # the first enqueue from the web request, then two retries
     attempt_ids = {a["span_id"] for a in attempts}
     assert sum(1 for r in retries if r["parent_id"] in attempt_ids) == 2

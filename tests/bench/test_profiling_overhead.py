@@ -1,20 +1,13 @@
-"""bench/profiling_overhead.py: its parsers and ratio arithmetic on canned output, and its
-in-process driver against a real migrated database (no load, no timing asserted)."""
+"""bench/profiling_overhead.py: its parsers and ratio arithmetic on canned output (its
+driver, against a real database, in test_profiling_overhead_driver.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from tests.harness.servers import ROOT
+from tests.bench.support import load_bench_script
 
-_PATH = ROOT / "bench" / "profiling_overhead.py"
-_spec = importlib.util.spec_from_file_location("bench_profiling_overhead", _PATH)
-bench = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = bench
-_spec.loader.exec_module(bench)
+bench = load_bench_script("profiling_overhead")
 
 CACHEGRIND_STDERR = """==6517== Cachegrind, a high-precision tracing profiler
 ==6517== Copyright (C) 2002-2017, and GNU GPL'd, by Nicholas Nethercote et al.
@@ -64,22 +57,3 @@ def test_ratio_summary_reads_costs_and_throughput_the_same_way():
     assert (rate["min"], rate["max"]) == (0.8, 0.9)
     # A window without requests (0) is left out rather than counted as free or infinite.
     assert bench.ratio_summary([0.0, 2.0], [1.0, 1.0], cost=True)["n"] == 1
-
-
-@pytest.mark.e2e
-def test_in_process_driver_captures_what_each_mode_asks_for(tmp_path):
-    """The child serves real requests through the middleware: no run captures nothing,
-    default sampling 1 in 50 (the first included), every request all of them."""
-    from tests.harness.servers import prepared_stack
-
-    with prepared_stack(tmp_path) as stack:
-        env = bench.child_env(stack.env)
-        captured = {}
-        for mode in ("no run", "default sampling", "every request, wall"):
-            result, instructions = bench.run_child(env, mode, requests=60, warmup=0, tick_every=25)
-            assert instructions is None
-            assert result["requests"] == 60
-            assert result["ticks"] == 2
-            assert result["cpu_ms"] > 0
-            captured[mode] = result["captures"]
-    assert captured == {"no run": 0, "default sampling": 2, "every request, wall": 60}

@@ -9,7 +9,6 @@ from django.test import Client, override_settings
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.factories import UserFactory
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

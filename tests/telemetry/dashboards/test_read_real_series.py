@@ -33,8 +33,8 @@ from tests.harness.prometheus import (
     series_names,
     start_prometheus,
 )
-from tests.harness.servers import ROOT, api_token, free_port, manage
-from tests.harness.telemetry_fixtures import collector_fixture as collector  # noqa: F401
+from tests.harness.servers import api_token, free_port, manage
+from tests.paths import REPO_ROOT
 
 # Grafana variables, as Grafana would fill them for a short range with 1s scrapes.
 pytestmark = pytest.mark.e2e
@@ -68,7 +68,7 @@ def wait_until(what: str, probe, timeout: float, stack) -> None:
 
 
 def test_every_panel_and_alert_expression_reads_series_prometheus_scraped(
-    collector: Collector,  # noqa: F811
+    collector: Collector,
     stack,
     tmp_path,
 ):
@@ -151,7 +151,7 @@ def _check_series(prometheus: str, rules, api: httpx.Client, job_ids: list[str],
 
     held = series_names(prometheus)
     problems = []
-    dashboard_file = ROOT / "deploy" / "grafana" / "dashboards" / "observability-site.json"
+    dashboard_file = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "observability-site.json"
     dashboard = json.loads(dashboard_file.read_text())
     panel_queries = dashboards.prometheus_queries(dashboard)
     for title, expr in panel_queries:

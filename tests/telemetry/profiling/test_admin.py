@@ -10,7 +10,7 @@ from django.utils.html import escape
 
 from telemetry.models import ProfilingRun
 from telemetry.profiling import agent as profiling_agent
-from tests.telemetry.profiling.support import profiling_state, start_run  # noqa: F401
+from tests.telemetry.profiling.support import start_run
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from django.core.management import CommandError, call_command
 
 from telemetry.dashboards import catalog as metric_catalog
 from telemetry.dashboards import grafana as dashboards
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-DASHBOARD_DIR = ROOT / "deploy" / "grafana" / "dashboards"
-DATASOURCES = ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
+DASHBOARD_DIR = REPO_ROOT / "deploy" / "grafana" / "dashboards"
+DATASOURCES = REPO_ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "datasources.yaml"
 
 
 def checked_in() -> list[dict]:

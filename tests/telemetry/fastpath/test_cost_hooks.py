@@ -14,11 +14,6 @@ from opentelemetry.instrumentation.django.middleware import otel_middleware
 
 from telemetry.conventions.routes import route_template
 from telemetry.fastpath import server_span
-from tests.telemetry.in_memory import (  # noqa: F401
-    otel_fixture,
-    otel_session_fixture,
-    synchronous_measurements_fixture,
-)
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ import subprocess
 import pytest
 import yaml
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-DEPLOY = ROOT / "deploy"
+DEPLOY = REPO_ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 
 SERVICES = {
@@ -264,11 +264,15 @@ def test_every_required_secret_fails_fast_when_missing():
 
 def test_the_real_env_file_is_not_committed():
     ignored = subprocess.run(
-        ["git", "check-ignore", "-q", "deploy/.env"], cwd=ROOT, check=False
+        ["git", "check-ignore", "-q", "deploy/.env"], cwd=REPO_ROOT, check=False
     ).returncode
     assert ignored == 0, "deploy/.env is not git-ignored"
     tracked = subprocess.run(
-        ["git", "ls-files", "deploy/.env"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "deploy/.env"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert tracked == ""
 
@@ -301,7 +305,7 @@ def test_prometheus_runs_with_the_otlp_receiver_and_exemplars(services):
 
 
 class TestDockerfile:
-    text = (ROOT / "Dockerfile").read_text()
+    text = (REPO_ROOT / "Dockerfile").read_text()
 
     def instructions(self, keyword: str) -> list[str]:
         """The arguments of each KEYWORD instruction, continuation lines joined."""
@@ -334,11 +338,11 @@ class TestDockerfile:
             '["gunicorn", "-c", "observability_site/gunicorn.conf.py", "observability_site.wsgi"]'
         )
         # post_fork in that file starts each worker's telemetry.
-        conf = (ROOT / "observability_site" / "gunicorn.conf.py").read_text()
+        conf = (REPO_ROOT / "observability_site" / "gunicorn.conf.py").read_text()
         assert "def post_fork(" in conf and "configure_telemetry" in conf
 
     def test_the_build_context_leaves_out_secrets_and_local_state(self):
-        ignore = (ROOT / ".dockerignore").read_text().splitlines()
+        ignore = (REPO_ROOT / ".dockerignore").read_text().splitlines()
         assert ignore[0].startswith("#") and "*" in ignore
         assert "!deploy/" not in ignore and "!.env" not in ignore and "!var/" not in ignore
         for needed in ("manage.py", "requirements.lock", "pyproject.toml"):

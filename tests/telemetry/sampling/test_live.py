@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from tests.harness.collector import Collector, Received, otlp_env
+from tests.harness.jobs import wait_for_job
 from tests.harness.servers import Stack, admin_session, login_token
-from tests.harness.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
-from tests.processing.test_jobs_in_a_real_worker import wait_for_job
+from tests.harness.telemetry_fixtures import new_traceparent
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,7 @@ from telemetry.profiling import agent as profiling_agent
 from telemetry.profiling import celery_signals as profiling_celery
 from telemetry.profiling import yappi_capture as profiling_capture
 from telemetry.profiling.storage import merged_table
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
-from tests.telemetry.profiling.support import profiling_state, start_run  # noqa: F401
+from tests.telemetry.profiling.support import start_run
 
 pytestmark = pytest.mark.django_db
 

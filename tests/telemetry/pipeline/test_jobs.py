@@ -13,8 +13,7 @@ from opentelemetry.trace import SpanKind
 
 from processing import jobs, services
 from processing.models import ProcessingJob
-from tests.factories import UserFactory
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
+from tests.factories import ProcessingJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +96,7 @@ def test_logs_inside_a_span_carry_its_trace(otel):
 
 @override_settings(TRACE_VIEWER_URL="https://traces.example.com/trace/{trace_id}")
 def test_the_job_admin_links_to_the_trace_viewer(otel, empty_queue):
-    job = ProcessingJob.objects.create(data="x", trace_id=TRACE_ID)
+    job = ProcessingJobFactory(trace_id=TRACE_ID)
     client = Client()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
 
@@ -109,7 +108,7 @@ def test_the_job_admin_links_to_the_trace_viewer(otel, empty_queue):
 
 
 def test_the_job_admin_shows_the_bare_trace_id_without_a_viewer(otel, empty_queue):
-    job = ProcessingJob.objects.create(data="x", trace_id=TRACE_ID)
+    job = ProcessingJobFactory(trace_id=TRACE_ID)
     client = Client()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
 
@@ -124,7 +123,7 @@ def test_a_task_that_fails_for_good_counts_as_an_error_and_a_failed_job(otel, se
 
     settings.PROCESSING_DOWNSTREAM_URL = f"http://127.0.0.1:{free_port()}/enrich"
     settings.PROCESSING_JOB_MAX_RETRIES = 0
-    job = ProcessingJob.objects.create(data="doomed")
+    job = ProcessingJobFactory()
     errors_before = otel.count(
         "app.errors", **{"error.type": "DownstreamUnavailable", "app.error.source": "celery"}
     )

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from telemetry.models import ProfilingProcessResult, ProfilingRun
-from tests.telemetry.profiling.support import profiling_state, start_run  # noqa: F401
+from tests.telemetry.profiling.support import start_run
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from telemetry.control import channels as control
 from telemetry.control.version_store import FileVersionStore
 from telemetry.models import SamplingPolicy
 from telemetry.sampling.policy import ENV_POLICY, current_policy, policy_channel
-from tests.telemetry.sampling.support import sampling_policy_fixture  # noqa: F401
+from tests.factories import SamplingPolicyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +84,7 @@ def test_it_saves_the_policy_announces_it_and_records_who(
 def test_deleting_the_policy_returns_to_the_environments_sampler(
     staff_session, sampling_policy, version_store, django_capture_on_commit_callbacks
 ):
-    policy = SamplingPolicy.objects.create(default_ratio=0.5)
+    policy = SamplingPolicyFactory(default_ratio=0.5)
     policy_channel.reload()
     assert not current_policy().from_env
     with django_capture_on_commit_callbacks(execute=True):
@@ -123,7 +123,7 @@ def test_an_unreachable_store_keeps_the_last_policy_and_logs_once(
 ):
     # A poll ends by closing its connections; here that would be the test's own.
     monkeypatch.setattr(control.connections, "close_all", lambda: None)
-    SamplingPolicy.objects.create(default_ratio=0.3)
+    SamplingPolicyFactory(default_ratio=0.3)
     control.poll_once()
     assert current_policy().default.ratio == 0.3
 

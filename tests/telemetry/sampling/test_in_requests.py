@@ -8,11 +8,9 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from telemetry.models import SamplingPolicy, SamplingRule
+from telemetry.models import SamplingPolicy
 from telemetry.sampling.policy import build_snapshot, current_policy
-from tests.factories import UserFactory
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
-from tests.telemetry.sampling.support import sampling_policy_fixture  # noqa: F401
+from tests.factories import SamplingPolicyFactory, SamplingRuleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,9 +25,9 @@ def server_spans(otel) -> dict[str, str | None]:
 
 
 def policy_row(default: float, *rules: tuple[str, str, float], **fields) -> SamplingPolicy:
-    policy = SamplingPolicy.objects.create(default_ratio=default, **fields)
+    policy = SamplingPolicyFactory(default_ratio=default, **fields)
     for position, (kind, pattern, ratio) in enumerate(rules):
-        SamplingRule.objects.create(
+        SamplingRuleFactory(
             policy=policy, position=position, kind=kind, pattern=pattern, ratio=ratio
         )
     return policy

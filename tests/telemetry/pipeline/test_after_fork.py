@@ -13,10 +13,10 @@ import uuid
 import httpx
 import pytest
 
-from tests.harness.collector import otlp_env
+from tests.harness.collector import otlp_env, spans_named
+from tests.harness.jobs import queue_job
 from tests.harness.servers import BIN, free_port, manage, start_process, wait_until_serving
-from tests.harness.telemetry_fixtures import collector_fixture, new_traceparent  # noqa: F401
-from tests.telemetry.pipeline.test_telemetry_one_trace import by_name, queue_job
+from tests.harness.telemetry_fixtures import new_traceparent
 
 pytestmark = pytest.mark.e2e
 
@@ -49,12 +49,12 @@ def test_gunicorn_workers_and_celery_children_export_their_own_telemetry(collect
     received = collector.wait_for(
         "the spans flushed by the stopping workers",
         lambda r: (
-            by_name(r.spans_in(trace_id), "POST /api/jobs")
-            and by_name(r.spans_in(trace_id), "run/processing.complete_job")
+            spans_named(r.spans_in(trace_id), "POST /api/jobs")
+            and spans_named(r.spans_in(trace_id), "run/processing.complete_job")
         ),
     )
-    (server,) = by_name(received.spans_in(trace_id), "POST /api/jobs")
-    (task,) = by_name(received.spans_in(trace_id), "run/processing.process_job")
+    (server,) = spans_named(received.spans_in(trace_id), "POST /api/jobs")
+    (task,) = spans_named(received.spans_in(trace_id), "run/processing.process_job")
     # A gunicorn worker, not the master, recorded the request.
     assert server["resource"]["process.parent_pid"] == web_master_pid
     assert server["resource"]["process.pid"] != web_master_pid

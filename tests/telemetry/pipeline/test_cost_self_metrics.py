@@ -19,11 +19,6 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 
 from telemetry.fastpath.tallied_metrics import DropReport, _tallies
 from telemetry.pipeline.providers import new_batch_span_processor, new_tracer_provider
-from tests.telemetry.in_memory import (  # noqa: F401
-    otel_fixture,
-    otel_session_fixture,
-    synchronous_measurements_fixture,
-)
 
 pytestmark = pytest.mark.django_db
 
