@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness.servers import BIN, ROOT, free_port
+from tests.harness.servers import BIN, free_port
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +60,7 @@ def test_ctrl_c_stops_every_server_gracefully(tmp_path):
     with log_path.open("w") as log:
         run = subprocess.Popen(
             ["bash", "scripts/run.sh"],
-            cwd=ROOT,
+            cwd=REPO_ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -16,7 +16,7 @@ from django.db import connection
 from telemetry.control import channels as control
 from telemetry.control.channels import Channel
 from telemetry.control.version_store import FileVersionStore
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +61,7 @@ def test_the_first_migrate_of_a_fresh_data_dir_logs_no_warning(tmp_path):
     env["DATA_DIR"] = str(tmp_path)
     done = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -82,7 +82,7 @@ def test_the_default_broker_url_names_a_host_so_kombu_does_not_warn(tmp_path):
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

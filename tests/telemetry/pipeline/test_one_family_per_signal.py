@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from processing import tasks
 from processing.models import ProcessingJob
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
