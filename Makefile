@@ -20,5 +20,9 @@ run: install
 test: install
 	BIN=$(BIN) bash scripts/test.sh
 
+# The static checks of `make test` (and of pre-commit), without the test suite.
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy

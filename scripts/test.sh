@@ -48,11 +48,13 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
     $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk
 fi
 
-# --- The static checks first: they take seconds and a broken rule fails the run.
-echo "== ruff (lint and format), import contracts"
+# --- The static checks first: they take seconds and a broken rule fails the run. The same
+# as `make lint` and the pre-commit hooks (.pre-commit-config.yaml).
+echo "== static checks: ruff (lint and format), import contracts, mypy"
 "$BIN/ruff" check .
 "$BIN/ruff" format --check .
 "$BIN/lint-imports" --no-cache
+"$BIN/mypy"
 
 # A data dir of the run's own (SQLite files, filesystem broker), apart from `make run`'s ./var.
 DATA_DIR="$(mktemp -d)"

@@ -9,7 +9,9 @@ from processing.models import ProcessingJob
 
 
 class ProcessInputSerializer(serializers.Serializer):
-    data = StrictCharField(trim_whitespace=False)
+    # The request's field is named "data". DRF's metaclass moves declared fields off the class,
+    # so Serializer.data (the property the stubs see) is untouched at run time.
+    data = StrictCharField(trim_whitespace=False)  # type: ignore[assignment]
 
     def validate_data(self, value: str) -> str:
         limit = settings.PROCESSING_MAX_DATA_CHARS

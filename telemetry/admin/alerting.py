@@ -22,6 +22,7 @@ def _rule_file_response(text: str, stem: str) -> HttpResponse:
 
 class _WarnWhenUncheckedMixin:
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        # A mixin: save_model is ModelAdmin's, next in the MRO of the admins that use it.
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         if notice := validation.expression_check_notice():
             messages.warning(request, notice)

@@ -33,7 +33,8 @@ class RedisVersionStore:
 
     def read(self, channel: str) -> str | None:
         value = self._client.get(self._key(channel))
-        return value.decode() if value is not None else None
+        # bytes: the client is made without decode_responses.
+        return value.decode() if isinstance(value, bytes) else value
 
     def bump(self, channel: str) -> None:
         self._client.incr(self._key(channel))

@@ -198,6 +198,7 @@ def _span_field(span: ReadableSpan) -> bytes:
 
 def _span_body(span: ReadableSpan) -> bytes:
     context = span.get_span_context()
+    assert context is not None  # an ended span has one; else _span_field falls back
     parent = span.parent
     parts = [
         b"\x0a\x10",  # trace_id, 16 bytes
@@ -284,7 +285,7 @@ def _link_body(link: Any) -> bytes:
 def _plain(attributes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     """The dict inside a BoundedAttributes, whose items() is much cheaper to walk."""
     if attributes.__class__ is BoundedAttributes:
-        return attributes._dict  # type: ignore[union-attr]
+        return attributes._dict
     return attributes
 
 
@@ -418,5 +419,7 @@ def _remember(cache: dict, key: Any, value: Any) -> None:
 
 def clear_caches() -> None:
     """Forget every cached encoding (for tests and benchmarks of the cold path)."""
-    for cache in (*_pair_caches.values(), _span_name_fields, _resource_fields, _scope_fields):
+    caches: list[dict] = [_span_name_fields, _resource_fields, _scope_fields]
+    caches.extend(_pair_caches.values())
+    for cache in caches:
         cache.clear()

@@ -34,12 +34,13 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import get_current_span
-from opentelemetry.util.types import Attributes
+from opentelemetry.util.types import Attributes, AttributeValue
 
 logger = logging.getLogger(__name__)
 
 # The SDK's boundaries for a histogram created without advisory ones (a test holds them
 # against the SDK's own aggregation).
+DEFAULT_BOUNDARIES: tuple[float, ...]
 DEFAULT_BOUNDARIES = (0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0)
 DEFAULT_BOUNDARIES += (2500.0, 5000.0, 7500.0, 10000.0)
 
@@ -79,7 +80,7 @@ class _Accumulation:
         """The data point, as the SDK's explicit-bucket aggregation makes it; the exemplars
         are handed out once (the SDK's reservoirs reset at every collection)."""
         # The SDK's exemplars keep the attributes the point does not have: none here.
-        filtered = {} if self.attributes else None
+        filtered: Attributes = {} if self.attributes else None
         exemplars = [
             Exemplar(filtered, value, at, span_id, trace_id)
             for _, (value, at, span_id, trace_id) in sorted(self.exemplars.items())
@@ -136,10 +137,10 @@ class TalliedHistogram:
         try:
             key = frozenset(attributes.items()) if attributes else _NO_ATTRIBUTES
         except TypeError:  # a list value: kept as the SDK keeps it, as a tuple
-            attributes = {k: _hashable(v) for k, v in attributes.items()}  # type: ignore[union-attr]
+            attributes = {k: _hashable(v) for k, v in (attributes or {}).items()}
             key = frozenset(attributes.items())
         index = bisect_left(self.boundaries, amount)
-        exemplar = None
+        exemplar: tuple[float, int, int | None, int | None] | None = None
         if self._exemplar_filter != "always_off":
             span_context = get_current_span(context).get_span_context()
             if span_context.trace_flags.sampled or self._exemplar_filter == "always_on":
@@ -170,7 +171,7 @@ class TalliedHistogram:
         return recorded
 
 
-def _hashable(value: object) -> object:
+def _hashable(value: AttributeValue) -> AttributeValue:
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -260,7 +261,9 @@ class TallyReportingMeterProvider(MeterProvider):
             self._reader_tallies[reader] = {}
         temporality = reader._instrument_class_temporality[_Histogram]
         sdk_collect = self._measurement_consumer.collect
-        reader._set_collect_callback(partial(self._collect, sdk_collect, temporality))
+        # The SDK hands over its own MeasurementConsumer.collect here, which has this shape
+        # (reader, timeout_millis) -> MetricsData | None, unlike the hint of the parameter.
+        reader._set_collect_callback(partial(self._collect, sdk_collect, temporality))  # type: ignore[arg-type]
 
     def _collect(
         self,
@@ -312,7 +315,8 @@ def _merged(
         scopes[scope] = ScopeMetrics(
             scope=scope,
             metrics=[*(existing.metrics if existing else ()), metric],
-            schema_url=scope.schema_url,
+            # None for a scope without one, as the SDK's MetricReaderStorage passes it.
+            schema_url=scope.schema_url,  # type: ignore[arg-type]
         )
     merged = ResourceMetrics(
         resource=first.resource, scope_metrics=list(scopes.values()), schema_url=first.schema_url

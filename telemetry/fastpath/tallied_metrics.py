@@ -161,4 +161,4 @@ class TalliedMeterProvider(metrics.MeterProvider):
     def get_meter(self, name, version=None, schema_url=None, attributes=None):
         real = metrics.get_meter_provider().get_meter(name, version, schema_url, attributes)
         scope = InstrumentationScope(name, version, schema_url, attributes)
-        return _TalliedMeter(real, scope, self._tallied)  # type: ignore[return-value]
+        return _TalliedMeter(real, scope, self._tallied)

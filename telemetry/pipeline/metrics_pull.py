@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 
+from opentelemetry.sdk.metrics.export import MetricReader
 from prometheus_client import CollectorRegistry, start_http_server
 
 logger = logging.getLogger(__name__)
 
 
-def start_reader(host: str, ports: range) -> list[object]:
+def start_reader(host: str, ports: range) -> list[MetricReader]:
     """A PrometheusMetricReader served on the first free port of PORTS at HOST; no reader
     (and one error logged) when every port is taken, so the process still starts."""
     from opentelemetry.exporter.prometheus import PrometheusMetricReader

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
 
@@ -105,9 +105,9 @@ class Providers:
 
 def build_providers(
     config: TelemetryConfig,
-    extra_span_processors: Sequence[object],
-    extra_metric_readers: Sequence[object],
-    extra_log_processors: Sequence[object],
+    extra_span_processors: Sequence[SpanProcessor],
+    extra_metric_readers: Sequence[MetricReader],
+    extra_log_processors: Sequence[LogRecordProcessor],
 ) -> Providers:
     """Build this process's providers and set them as the global ones."""
     built = Providers()
@@ -122,7 +122,7 @@ def build_providers(
                 new_batch_span_processor(SwitchableSpanExporter(span_exporter(config.traces)))
             )
         for processor in extra_span_processors:
-            tracer_provider.add_span_processor(processor)  # type: ignore[arg-type]
+            tracer_provider.add_span_processor(processor)
         trace.set_tracer_provider(tracer_provider)
         built.tracer_provider = tracer_provider
     if config.metrics.exporter != "none" or extra_metric_readers or config.prometheus_pull:
@@ -139,7 +139,7 @@ def build_providers(
         # Also hands every reader the histograms tallied in memory (telemetry.fastpath).
         meter_provider = TallyReportingMeterProvider(
             resource=resource,
-            metric_readers=readers,  # type: ignore[arg-type]
+            metric_readers=readers,
             shutdown_on_exit=False,
         )
         metrics.set_meter_provider(meter_provider)
@@ -150,8 +150,8 @@ def build_providers(
             logger_provider.add_log_record_processor(
                 new_batch_log_record_processor(SwitchableLogExporter(log_exporter(config.logs)))
             )
-        for processor in extra_log_processors:
-            logger_provider.add_log_record_processor(processor)  # type: ignore[arg-type]
+        for log_processor in extra_log_processors:
+            logger_provider.add_log_record_processor(log_processor)
         set_logger_provider(logger_provider)
         built.logger_provider = logger_provider
     return built
@@ -164,7 +164,7 @@ def build_resource(config: TelemetryConfig) -> Resource:
     an instance), so metrics from many workers are never mixed up. OTEL_RESOURCE_ATTRIBUTES
     and OTEL_SERVICE_NAME override what settings say.
     """
-    defaults = {
+    defaults: dict[str, str | int] = {
         "service.name": config.service_name,
         "service.version": config.service_version,
         "service.instance.id": str(uuid.uuid4()),

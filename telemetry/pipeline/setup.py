@@ -19,9 +19,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from telemetry.pipeline.config import TelemetryConfig, load_config
 from telemetry.pipeline.providers import build_providers
@@ -53,9 +54,9 @@ _current: _ProcessTelemetry | None = None
 def configure_telemetry(
     role: str,
     *,
-    extra_span_processors: Sequence[object] = (),
-    extra_metric_readers: Sequence[object] = (),
-    extra_log_processors: Sequence[object] = (),
+    extra_span_processors: Sequence[SpanProcessor] = (),
+    extra_metric_readers: Sequence[MetricReader] = (),
+    extra_log_processors: Sequence[LogRecordProcessor] = (),
 ) -> bool:
     """Build this process's providers and instrument the libraries; True if it did so now.
 

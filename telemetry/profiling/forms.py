@@ -87,7 +87,7 @@ class ProfilingRunStartForm(forms.ModelForm):
         return self.cleaned_data.get("clock") or ProfilingRun.Clock.WALL
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
         # Every process checks every active run on each request and reports on each: a few
         # at a time is what the hot path and the agent are sized for.
         limit = settings.PROFILING_MAX_ACTIVE_RUNS
@@ -95,7 +95,7 @@ class ProfilingRunStartForm(forms.ModelForm):
             raise forms.ValidationError(
                 f"{limit} runs are already scheduled or running; stop one first."
             )
-        return cleaned
+        return self.cleaned_data
 
 
 def validated_start_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -114,7 +114,7 @@ def validated_start_fields(data: dict[str, Any]) -> tuple[dict[str, Any], dict[s
     form_data = {name: _as_form_value(name, data.get(name)) for name in START_FIELDS}
     form = ProfilingRunStartForm(data=form_data)
     if not form.is_valid():
-        return {}, {field: list(errors) for field, errors in form.errors.items()}
+        return {}, {field: [str(e) for e in errors] for field, errors in form.errors.items()}
     return {name: form.cleaned_data.get(name) for name in START_FIELDS}, {}
 
 

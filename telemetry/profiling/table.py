@@ -60,8 +60,8 @@ class ProfileTable:
         """Add another table's counts and times into this one."""
         for key, costs in other.functions.items():
             self.functions.setdefault(key, Costs()).add(costs)
-        for key, costs in other.edges.items():
-            self.edges.setdefault(key, Costs()).add(costs)
+        for edge, costs in other.edges.items():
+            self.edges.setdefault(edge, Costs()).add(costs)
 
     def bounded(self, max_functions: int) -> ProfileTable:
         """The `max_functions` functions with the most total time, and the edges between
