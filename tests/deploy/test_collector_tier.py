@@ -33,8 +33,11 @@ VALUES = {
     "loadbalancing": BACKENDS / "opentelemetry-collector-gateway.values.yaml",
     "tail-sampling": BACKENDS / "opentelemetry-collector-sampling.values.yaml",
 }
-CONFIG_MAPS = {"agent": "otel-agent-config", "loadbalancing": "otel-gateway-config",
-               "tail-sampling": "otel-sampling-config"}  # fmt: skip
+CONFIG_MAPS = {
+    "agent": "otel-agent-config",
+    "loadbalancing": "otel-gateway-config",
+    "tail-sampling": "otel-sampling-config",
+}
 KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
 # Names that collector-contrib 0.161.0 keeps only as deprecated aliases (it logs a warning
 # for each), or no longer has: the new name is the value.
@@ -105,8 +108,9 @@ def problems_of(config: dict) -> list[str]:
         for component in used[kind] - declared[kind]:
             found.append(f"{kind} {component} is used but not declared")
     for connector in connectors_in ^ connectors_out:
-        found.append(f"connector {connector} must be an exporter of one pipeline and a "
-                     "receiver of another")  # fmt: skip
+        found.append(
+            f"connector {connector} must be an exporter of one pipeline and a receiver of another"
+        )
     return found
 
 

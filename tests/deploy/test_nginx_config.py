@@ -165,8 +165,10 @@ def test_metrics_is_not_served_through_the_proxy():
 
 def test_every_path_nginx_writes_is_under_its_prefix():
     """Relative paths resolve under -p (/tmp/nginx in the read-only containers)."""
-    for name in ("pid", *(f"{k}_temp_path" for k in ("client_body", "proxy", "fastcgi",
-                                                      "uwsgi", "scgi"))):  # fmt: skip
+    for name in (
+        "pid",
+        *(f"{k}_temp_path" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")),
+    ):
         (directive,) = directives(name)
         assert not directive.args[0].startswith("/"), name
 
