@@ -296,13 +296,27 @@ def test_the_three_policies_keep_errors_slow_traces_and_a_baseline():
     policies = {policy["type"]: policy for policy in sampling["policies"]}
     # Top-level policies are OR'ed: any one keeps the trace. No `drop` policy vetoes them, and
     # no `and`/`composite` narrows them.
-    assert len(sampling["policies"]) == len(policies) == 3
-    assert set(policies) == {"status_code", "latency", "probabilistic"}
+    assert len(sampling["policies"]) == len(policies) == 4
+    assert set(policies) == {"status_code", "latency", "probabilistic", "string_attribute"}
     assert policies["status_code"]["status_code"]["status_codes"] == ["ERROR"]
     assert policies["latency"]["latency"]["threshold_ms"] == 500
     assert "upper_threshold_ms" not in policies["latency"]["latency"]
     assert policies["probabilistic"]["probabilistic"]["sampling_percentage"] == 10
-    assert len({policy["name"] for policy in sampling["policies"]}) == 3
+    assert len({policy["name"] for policy in sampling["policies"]}) == 4
+
+
+def test_traces_forced_from_the_admin_are_kept_whole():
+    """The fourth policy: what the service's head sampler forced (docs/sampling.md) is kept,
+    matched on the exact strings the service writes (found in its source, wherever the
+    telemetry package keeps them)."""
+    sampling = load(TIER["tail-sampling"])["processors"]["tail_sampling"]
+    (forced,) = [p for p in sampling["policies"] if p["type"] == "string_attribute"]
+    assert forced["string_attribute"]["key"] == "sampling.rule"
+    assert set(forced["string_attribute"]["values"]) == {"forced: header", "forced: user"}
+    assert not forced["string_attribute"].get("invert_match")
+    source = "\n".join(p.read_text() for p in (ROOT / "telemetry").rglob("*.py"))
+    for literal in ("sampling.rule", "forced: header", "forced: user"):
+        assert f'"{literal}"' in source, f"the service no longer writes {literal!r}"
 
 
 def test_the_sampler_holds_enough_traces_for_its_wait():
