@@ -134,6 +134,10 @@ def test_the_body_limit_admits_the_largest_valid_request_only():
     assert largest_valid < 1024 * 1024 < 4 * largest_valid
 
 
+def test_the_worker_count_is_fixed_not_the_nodes_core_count():
+    assert only("worker_processes", ()) == ["2"]
+
+
 def test_requests_and_responses_are_buffered():
     assert only("proxy_request_buffering", LOCATION) == ["on"]
     assert only("proxy_buffering", LOCATION) == ["on"]
