@@ -48,6 +48,19 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
     $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk
 fi
 
+# --- The buffering proxy in front of gunicorn (deploy/nginx): `nginx -t` on the rendered
+# configuration and the slow-client tests run Debian's nginx on free ports. Its package
+# starts a service on :80; that must not keep running.
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    echo "== installing nginx"
+    export DEBIAN_FRONTEND=noninteractive
+    SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends nginx
+    $SUDO systemctl disable --now nginx >/dev/null 2>&1 \
+        || $SUDO service nginx stop >/dev/null 2>&1 || true
+fi
+
 # --- The static checks first: they take seconds and a broken rule fails the run. The same
 # as `make lint` and the pre-commit hooks (.pre-commit-config.yaml).
 echo "== static checks: ruff (lint and format), import contracts, mypy"

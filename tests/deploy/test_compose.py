@@ -20,6 +20,7 @@ DEPLOY = REPO_ROOT / "deploy"
 COMPOSE_FILE = DEPLOY / "compose.yaml"
 
 SERVICES = {
+    "proxy",
     "web",
     "worker",
     "migrate",
@@ -38,7 +39,9 @@ ONE_SHOT = {"migrate", "es-setup"}
 # The collector image is FROM scratch: nothing inside it can run a check (see compose.yaml).
 NO_HEALTHCHECK_POSSIBLE = {"otel-collector"}
 UI_PORTS = {"grafana": 3000, "jaeger": 16686, "prometheus": 9090, "alertmanager": 9093,
-            "kibana": 5601, "web": 8000}  # fmt: skip
+            "kibana": 5601}  # fmt: skip
+# The service faces clients through its buffering proxy (deploy/nginx); gunicorn is internal.
+PROXY_PORT = "127.0.0.1:8000:8080"
 
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|_KEY$|ENCRYPTIONKEY|ROUTING_KEY|WEBHOOK_URL")
 WHOLE_REFERENCE = re.compile(r"^\$\{[A-Z0-9_]+:\?[^}]*\}$")
@@ -142,6 +145,8 @@ def test_ports_are_published_on_the_loopback_only(services):
             assert str(port).startswith("127.0.0.1:"), f"{name}: {port}"
     for name, port in UI_PORTS.items():
         assert f"127.0.0.1:{port}:{port}" in services[name]["ports"]
+    assert PROXY_PORT in services["proxy"]["ports"]
+    assert "ports" not in services["web"]  # slow clients meet nginx, never gunicorn
 
 
 def test_dependencies_wait_for_health_or_completion(services):
@@ -181,7 +186,9 @@ def test_the_service_is_wired_to_the_stack(services):
     assert env["CACHE_URL"].startswith("redis://")
     assert env["GUNICORN_BIND"] == "0.0.0.0:8000"
     assert "web" in env["DJANGO_ALLOWED_HOSTS"]
-    assert env.keys() - {"GUNICORN_BIND"} == environment_of(services["worker"]).keys()
+    assert env["NUM_PROXIES"] == "1"  # the one trusted hop: the proxy in front of it
+    web_only = {"GUNICORN_BIND", "NUM_PROXIES"}
+    assert env.keys() - web_only == environment_of(services["worker"]).keys()
 
 
 def test_no_secret_value_is_written_in_the_file(services):
