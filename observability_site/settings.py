@@ -283,6 +283,9 @@ LOGGING = {
 TELEMETRY_TRACES_ENABLED = envbool("TELEMETRY_TRACES_ENABLED", True)
 TELEMETRY_METRICS_ENABLED = envbool("TELEMETRY_METRICS_ENABLED", True)
 TELEMETRY_LOGS_ENABLED = envbool("TELEMETRY_LOGS_ENABLED", True)
+# off: the stock OpenTelemetry parts instead of telemetry.fastpath's (debugging, benchmarks);
+# they are used anyway when OpenTelemetry is not the tested version (docs/upstream.md).
+TELEMETRY_FAST_PATHS = envbool("TELEMETRY_FAST_PATHS", True)
 # The lowest level of the records sent over OTLP (stdout follows LOG_LEVEL).
 TELEMETRY_LOG_LEVEL = envstr("TELEMETRY_LOG_LEVEL", LOG_LEVEL).upper()
 # A trace viewer URL with {trace_id} in it (Jaeger: http://host:16686/trace/{trace_id});

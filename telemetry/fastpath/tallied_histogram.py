@@ -247,7 +247,8 @@ class TallyReportingMeterProvider(MeterProvider):
             self._reader_tallies.pop(metric_reader, None)
         super().remove_metric_reader(metric_reader)
 
-    # Private SDK API, all of it in the next two methods (re-check on SDK upgrade): a reader
+    # Private SDK API, all of it in the next two methods (listed, with what to re-check on an
+    # SDK upgrade, in telemetry.upstream.private_api): a reader
     # collects through the callback its MeterProvider gives it (there is no public hook
     # between the two, nor a MetricProducer in the Python SDK), the reader's temporality for
     # histograms is kept only in its private table, and the resource (updated after a fork)

@@ -9,11 +9,22 @@ from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from telemetry.pipeline.config import SignalConfig
+from telemetry.pipeline.fast_paths import fast_paths_enabled
 
 
 def span_exporter(signal: SignalConfig):
     if signal.exporter == "console":
         return ConsoleSpanExporter()
+    if not fast_paths_enabled():  # the SDK's own, with the official encoder
+        if signal.protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            return OTLPSpanExporter()
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpOTLPSpanExporter,
+        )
+
+        return HttpOTLPSpanExporter()
     # The OTLP exporters with a faster encoder of the same messages (telemetry.fastpath).
     from telemetry.fastpath.span_exporters import GrpcSpanExporter, HttpSpanExporter
 

@@ -1,23 +1,28 @@
 """The contrib instrumentations this service uses, switched on once per process, and the
-hooks that fit them to our URLs: server spans named by route template, probes excluded."""
+hooks that fit them to our URLs: server spans named by route template, probes excluded.
+
+With the fast paths on (telemetry.pipeline.fast_paths), our server-span middleware takes
+the place of the Django instrumentation's and the per-request instruments are tallied in
+memory; off, the instrumentation's own middleware and the SDK's instruments serve, with the
+same hooks.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from opentelemetry.instrumentation.django.middleware.otel_middleware import (
-    _DjangoMiddleware,
-)
+from opentelemetry import metrics
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import Span
 
 from telemetry.conventions.redaction import redacted_query
 from telemetry.conventions.routes import route_template
-from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
 from telemetry.pipeline import middleware
 from telemetry.pipeline.config import TelemetryConfig
+from telemetry.pipeline.fast_paths import fast_paths_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +31,23 @@ logger = logging.getLogger(__name__)
 DEFAULT_EXCLUDED_URLS = r"/health$,/ready$,/metrics$"
 
 _DURATION_ATTRS = "_telemetry_duration_attrs"
-# Where the instrumentation's middleware keeps them in request.META.
-DURATION_ATTRS_META_KEY = _DjangoMiddleware._environ_duration_attr_key
+
+
+def _duration_attrs_meta_key() -> str | None:
+    """Where the instrumentation's middleware keeps the duration metric's attributes in
+    request.META: a private class attribute (telemetry.upstream lists it); None if it moved,
+    and then the metric keeps the route the instrumentation gives it."""
+    try:
+        from opentelemetry.instrumentation.django.middleware.otel_middleware import (
+            _DjangoMiddleware,
+        )
+    except ImportError:
+        return None
+    key = getattr(_DjangoMiddleware, "_environ_duration_attr_key", None)
+    return key if isinstance(key, str) else None
+
+
+DURATION_ATTRS_META_KEY = _duration_attrs_meta_key()
 
 
 def keep_duration_attributes(span: Span, request: HttpRequest) -> None:
@@ -37,7 +57,8 @@ def keep_duration_attributes(span: Span, request: HttpRequest) -> None:
     The instrumentation takes them out of request.META before the response hook runs, so
     the response hook could not otherwise put the route template into the metric.
     """
-    setattr(request, _DURATION_ATTRS, request.META.get(DURATION_ATTRS_META_KEY))
+    if DURATION_ATTRS_META_KEY is not None:
+        setattr(request, _DURATION_ATTRS, request.META.get(DURATION_ATTRS_META_KEY))
 
 
 def on_request(span: Span, request: HttpRequest) -> None:
@@ -89,17 +110,23 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 
     excluded_urls = os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS)
+    fast = fast_paths_enabled()
+    before = list(settings.MIDDLEWARE)
     DjangoInstrumentor().instrument(
         excluded_urls=excluded_urls,
         request_hook=on_request,
         response_hook=name_server_span_by_route,
-        # http.server.active_requests goes up and down once per request, and
-        # http.server.request.duration records once per request: both tallied in memory.
-        meter_provider=TalliedMeterProvider(_measured_per_request),
+        meter_provider=_per_request_meter_provider() if fast else None,
     )
+    # The middleware the instrumentation inserted, by the path it used (what is new).
+    stock = next((p for p in settings.MIDDLEWARE if p not in before), middleware.STOCK_SERVER_SPAN)
     # Ours takes the place of the instrumentation's (same class attributes: tracer, meter,
     # hooks, excluded URLs), with forced sampling before it and the probes after it.
-    middleware.install(server_span=middleware.SERVER_SPAN, excluded_urls=excluded_urls)
+    middleware.install(
+        server_span=middleware.SERVER_SPAN if fast else stock,
+        excluded_urls=excluded_urls,
+        stock_server_span=stock,
+    )
     # Statements are recorded with their placeholders, never with parameter values.
     PsycopgInstrumentor().instrument(enable_commenter=False)
     SQLite3Instrumentor().instrument()
@@ -117,13 +144,34 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
         enable_log_auto_instrumentation=bridge_logs,
         log_handler_level=config.log_level,
     )
-    otlp_handler = getattr(LoggingInstrumentor, "_logging_handler", None)
+    otlp_handler = _otlp_logging_handler(LoggingInstrumentor)
     if otlp_handler is not None:
         otlp_handler.addFilter(_not_from_the_sdk)
 
 
+def _per_request_meter_provider() -> metrics.MeterProvider:
+    """http.server.active_requests goes up and down once per request, and
+    http.server.request.duration records once per request: both tallied in memory."""
+    from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
+
+    return TalliedMeterProvider(_measured_per_request)
+
+
 def _measured_per_request(name: str) -> bool:
     return name in {"http.server.active_requests", "http.server.request.duration"}
+
+
+def _otlp_logging_handler(instrumentor: type) -> logging.Handler | None:
+    """The handler LoggingInstrumentor added to the root logger: where it keeps it (a private
+    class attribute, listed in telemetry.upstream), else the root logger's handler from an
+    OpenTelemetry module."""
+    handler = getattr(instrumentor, "_logging_handler", None)
+    if isinstance(handler, logging.Handler):
+        return handler
+    for candidate in logging.getLogger().handlers:
+        if type(candidate).__module__.startswith("opentelemetry."):
+            return candidate
+    return None
 
 
 def _not_from_the_sdk(record: logging.LogRecord) -> bool:

@@ -30,17 +30,26 @@ STOCK_SERVER_SPAN = (
 _TELEMETRY_MIDDLEWARE = {FORCED_SAMPLING, UNTRACED_PROBES, SERVER_SPAN, STOCK_SERVER_SPAN}
 
 
-def arrange(middleware: list[str], *, server_span: str) -> list[str]:
+def arrange(
+    middleware: list[str], *, server_span: str, stock_server_span: str = STOCK_SERVER_SPAN
+) -> list[str]:
     """MIDDLEWARE with telemetry's entries in their places, `server_span` where the
-    instrumentation put its own (first when it has not run). Idempotent."""
-    position = middleware.index(STOCK_SERVER_SPAN) if STOCK_SERVER_SPAN in middleware else 0
-    before = [path for path in middleware[:position] if path not in _TELEMETRY_MIDDLEWARE]
-    after = [path for path in middleware[position:] if path not in _TELEMETRY_MIDDLEWARE]
+    instrumentation put its own, `stock_server_span` (first when it has not run).
+    Idempotent."""
+    ours = _TELEMETRY_MIDDLEWARE | {stock_server_span}
+    position = middleware.index(stock_server_span) if stock_server_span in middleware else 0
+    before = [path for path in middleware[:position] if path not in ours]
+    after = [path for path in middleware[position:] if path not in ours]
     return [*before, FORCED_SAMPLING, server_span, UNTRACED_PROBES, *after]
 
 
-def install(*, server_span: str, excluded_urls: str) -> None:
-    """Arrange settings.MIDDLEWARE (after DjangoInstrumentor inserted its middleware) and
-    tell the probes middleware which URLs leave no trace."""
+def install(
+    *, server_span: str, excluded_urls: str, stock_server_span: str = STOCK_SERVER_SPAN
+) -> None:
+    """Arrange settings.MIDDLEWARE (after DjangoInstrumentor inserted its middleware, by the
+    path `stock_server_span`) and tell the probes middleware which URLs leave no trace.
+    `server_span` is ours (fast paths on) or that same stock one."""
     UntracedProbesMiddleware.excluded_urls = parse_excluded_urls(excluded_urls)
-    settings.MIDDLEWARE = arrange(list(settings.MIDDLEWARE), server_span=server_span)
+    settings.MIDDLEWARE = arrange(
+        list(settings.MIDDLEWARE), server_span=server_span, stock_server_span=stock_server_span
+    )

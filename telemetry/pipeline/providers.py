@@ -1,5 +1,10 @@
 """The providers of one process: its resource, TracerProvider, MeterProvider and
-LoggerProvider with their processors, readers and exporters, set as the global ones."""
+LoggerProvider with their processors, readers and exporters, set as the global ones.
+
+With the fast paths on (telemetry.pipeline.fast_paths), the MeterProvider also reports the
+histograms tallied in memory and the batch processors count in memory; off, they are the
+SDK's own, and telemetry.fastpath is never imported.
+"""
 
 from __future__ import annotations
 
@@ -21,11 +26,10 @@ from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
 
-from telemetry.fastpath.tallied_histogram import TallyReportingMeterProvider
-from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
 from telemetry.pipeline import metrics_pull
 from telemetry.pipeline.config import TelemetryConfig
 from telemetry.pipeline.exporters import log_exporter, metric_exporter, span_exporter
+from telemetry.pipeline.fast_paths import fast_paths_enabled
 from telemetry.sampling.export_switches import (
     SwitchableLogExporter,
     SwitchableMetricExporter,
@@ -79,6 +83,16 @@ def _all_counters(name: str) -> bool:
     return True
 
 
+def _self_metrics_meter_provider() -> metrics.MeterProvider | None:
+    """Where a batch processor counts what it exports and drops: tallied in memory with the
+    fast paths on, else the global MeterProvider (the SDK's default)."""
+    if not fast_paths_enabled():
+        return None
+    from telemetry.fastpath.tallied_metrics import TalliedMeterProvider
+
+    return TalliedMeterProvider(_all_counters)
+
+
 def new_batch_span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
     """A BatchSpanProcessor whose counts of exported and dropped spans cost no metric
     measurement per span (they reach the global MeterProvider at collection).
@@ -86,12 +100,27 @@ def new_batch_span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
     With the collector away, the queues stay full and every span or log record ending is a
     drop, which the SDK would count with one synchronous measurement each (about 6 us, as
     much as the span's own work in the processor)."""
-    return BatchSpanProcessor(exporter, meter_provider=TalliedMeterProvider(_all_counters))
+    return BatchSpanProcessor(exporter, meter_provider=_self_metrics_meter_provider())
 
 
 def new_batch_log_record_processor(exporter: LogRecordExporter) -> BatchLogRecordProcessor:
     """The same for log records (otel.sdk.processor.log.processed)."""
-    return BatchLogRecordProcessor(exporter, meter_provider=TalliedMeterProvider(_all_counters))
+    return BatchLogRecordProcessor(exporter, meter_provider=_self_metrics_meter_provider())
+
+
+def new_meter_provider(resource: Resource, readers: Sequence[object]) -> MeterProvider:
+    """This process's MeterProvider: with the fast paths on, one that also hands every
+    reader the histograms tallied in memory (telemetry.fastpath); else the SDK's."""
+    provider_class = MeterProvider
+    if fast_paths_enabled():
+        from telemetry.fastpath.tallied_histogram import TallyReportingMeterProvider
+
+        provider_class = TallyReportingMeterProvider
+    return provider_class(
+        resource=resource,
+        metric_readers=readers,  # type: ignore[arg-type]
+        shutdown_on_exit=False,
+    )
 
 
 @dataclass
@@ -136,12 +165,7 @@ def build_providers(
                     export_interval_millis=config.metric_export_interval_ms,
                 )
             )
-        # Also hands every reader the histograms tallied in memory (telemetry.fastpath).
-        meter_provider = TallyReportingMeterProvider(
-            resource=resource,
-            metric_readers=readers,
-            shutdown_on_exit=False,
-        )
+        meter_provider = new_meter_provider(resource, readers)
         metrics.set_meter_provider(meter_provider)
         built.meter_provider = meter_provider
     if config.logs.exported or extra_log_processors:

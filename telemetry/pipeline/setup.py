@@ -25,6 +25,7 @@ from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from telemetry.pipeline.config import TelemetryConfig, load_config
+from telemetry.pipeline.fast_paths import announce_stock_components, fast_paths_enabled
 from telemetry.pipeline.providers import build_providers
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ def configure_telemetry(
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
         state = _ProcessTelemetry(pid=os.getpid(), role=role, config=config)
         if not config.sdk_disabled:
+            # Decided before anything is built: the fast paths, or the stock components
+            # when the installed OpenTelemetry is not the tested one (telemetry.upstream).
+            fast_paths_enabled()
             built = build_providers(
                 config, extra_span_processors, extra_metric_readers, extra_log_processors
             )
@@ -125,6 +129,7 @@ def announce_destination() -> None:
         state.pid,
         extra={"telemetry_role": state.role},
     )
+    announce_stock_components()
 
 
 def shutdown_telemetry(timeout_millis: int = SHUTDOWN_TIMEOUT_MILLIS) -> None:

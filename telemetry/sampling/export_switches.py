@@ -42,9 +42,11 @@ class SwitchableMetricExporter(MetricExporter):
 
     def __init__(self, exporter: MetricExporter) -> None:
         # The reader asks the exporter for its temporality and aggregation: the wrapped one's.
+        # They are private attributes (telemetry.upstream lists them); if they moved, the
+        # reader's defaults rather than a process that cannot start.
         super().__init__(
-            preferred_temporality=exporter._preferred_temporality,
-            preferred_aggregation=exporter._preferred_aggregation,
+            preferred_temporality=getattr(exporter, "_preferred_temporality", None),
+            preferred_aggregation=getattr(exporter, "_preferred_aggregation", None),
         )
         self.exporter = exporter
 

@@ -14,20 +14,29 @@ process that continues a remote trace carries `sampling.rule = parent`.
 from __future__ import annotations
 
 import contextvars
+import logging
+import os
 from collections.abc import Callable, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
+    DEFAULT_OFF,
+    DEFAULT_ON,
     Decision,
+    ParentBasedTraceIdRatio,
     Sampler,
     SamplingResult,
-    _get_from_env_or_default,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
 from telemetry.sampling.policy import RULE_ATTRIBUTE, TRACE_ID_MASK, PolicySnapshot, current_policy
+
+logger = logging.getLogger(__name__)
 
 # Set by telemetry.sampling.forcing.ForcedSamplingMiddleware, before the server span starts,
 # for a request the policy forces; the label it holds goes into sampling.rule.
@@ -52,9 +61,8 @@ class PolicySampler(Sampler):
         env_sampler: Sampler | None = None,
         policy: Callable[[], PolicySnapshot] = current_policy,
     ) -> None:
-        # The sampler OTEL_TRACES_SAMPLER / _ARG name, used while no policy row exists. The
-        # SDK's own reader of those variables is private, but it is what TracerProvider uses.
-        self._env_sampler = env_sampler or _get_from_env_or_default()
+        # The sampler OTEL_TRACES_SAMPLER / _ARG name, used while no policy row exists.
+        self._env_sampler = env_sampler or sampler_from_env()
         # Where the policy comes from: this process's snapshot (tests may pass their own).
         self._policy = policy
 
@@ -103,6 +111,45 @@ class PolicySampler(Sampler):
 
     def get_description(self) -> str:
         return f"PolicySampler{{env={self._env_sampler.get_description()}}}"
+
+
+def sampler_from_env() -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG name, as TracerProvider
+    picks it when given none: with the SDK's own reader of those variables, which is private
+    (telemetry.upstream lists it), or, if that moved, with ours from the public samplers."""
+    try:
+        from opentelemetry.sdk.trace.sampling import _get_from_env_or_default
+    except ImportError:
+        return _sampler_named_by_env()
+    return _get_from_env_or_default()
+
+
+# The values of OTEL_TRACES_SAMPLER the SDK knows (the specification's, without the remote
+# ones), for _sampler_named_by_env.
+_SAMPLERS_BY_NAME: dict[str, Callable[[float], Sampler]] = {
+    "always_on": lambda ratio: ALWAYS_ON,
+    "always_off": lambda ratio: ALWAYS_OFF,
+    "parentbased_always_on": lambda ratio: DEFAULT_ON,
+    "parentbased_always_off": lambda ratio: DEFAULT_OFF,
+    "traceidratio": TraceIdRatioBased,
+    "parentbased_traceidratio": ParentBasedTraceIdRatio,
+}
+
+
+def _sampler_named_by_env() -> Sampler:
+    """What the SDK's reader does, with public names: an unknown sampler is the default
+    (parentbased_always_on), a ratio that is not a number is 1.0, each with a warning."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").lower()
+    if name not in _SAMPLERS_BY_NAME:
+        logger.warning("Couldn't recognize sampler %s.", name)
+        name = "parentbased_always_on"
+    sampler = _SAMPLERS_BY_NAME[name]
+    if name.endswith("traceidratio"):
+        try:
+            return sampler(float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "")))
+        except (ValueError, TypeError):  # not a number, or not in [0, 1]
+            logger.warning("Could not convert TRACES_SAMPLER_ARG to float. Using default rate 1.0.")
+    return sampler(1.0)
 
 
 def build_sampler() -> Sampler:
