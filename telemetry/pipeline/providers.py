@@ -108,19 +108,15 @@ def new_batch_log_record_processor(exporter: LogRecordExporter) -> BatchLogRecor
     return BatchLogRecordProcessor(exporter, meter_provider=_self_metrics_meter_provider())
 
 
-def new_meter_provider(resource: Resource, readers: Sequence[object]) -> MeterProvider:
+def new_meter_provider(resource: Resource, readers: Sequence[MetricReader]) -> MeterProvider:
     """This process's MeterProvider: with the fast paths on, one that also hands every
     reader the histograms tallied in memory (telemetry.fastpath); else the SDK's."""
-    provider_class = MeterProvider
+    provider_class: type[MeterProvider] = MeterProvider
     if fast_paths_enabled():
         from telemetry.fastpath.tallied_histogram import TallyReportingMeterProvider
 
         provider_class = TallyReportingMeterProvider
-    return provider_class(
-        resource=resource,
-        metric_readers=readers,  # type: ignore[arg-type]
-        shutdown_on_exit=False,
-    )
+    return provider_class(resource=resource, metric_readers=readers, shutdown_on_exit=False)
 
 
 @dataclass
