@@ -423,6 +423,9 @@ _LOGS = (
         "opentelemetry.sdk._logs", "LoggerProvider", "opentelemetry-sdk", PROVIDERS, SETUP
     ),
     _logs_symbol(
+        "opentelemetry.sdk._logs", "LogRecordProcessor", "opentelemetry-sdk", PROVIDERS, SETUP
+    ),
+    _logs_symbol(
         "opentelemetry.sdk._logs.export", "BatchLogRecordProcessor", "opentelemetry-sdk", PROVIDERS
     ),
     _logs_symbol(

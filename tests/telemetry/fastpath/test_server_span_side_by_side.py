@@ -18,7 +18,7 @@ from opentelemetry.trace import SpanKind
 
 from telemetry.pipeline import middleware
 from tests.telemetry.fastpath import side_by_side_urls
-from tests.telemetry.in_memory import InMemoryTelemetry, otel_fixture, otel_session_fixture  # noqa: F401
+from tests.telemetry.in_memory import InMemoryTelemetry
 
 pytestmark = pytest.mark.django_db
 

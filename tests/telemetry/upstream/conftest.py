@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.harness.downstreams import serving
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
 CHILD = Path(__file__).with_name("serve_one_request.py")
 
@@ -123,7 +123,7 @@ def serve_in_child_fixture(tmp_path, otlp_receiver) -> Callable[..., ChildRun]:
         )
         done = subprocess.run(
             [sys.executable, str(CHILD), mode, str(report_path)],
-            cwd=ROOT,
+            cwd=REPO_ROOT,
             env=env,
             capture_output=True,
             text=True,

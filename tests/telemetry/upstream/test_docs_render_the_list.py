@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from telemetry.upstream.private_api import PRIVATE_SYMBOLS
 from telemetry.upstream.rendering import BEGIN, END, markdown
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-PAGE = ROOT / "docs" / "upstream.md"
+PAGE = REPO_ROOT / "docs" / "upstream.md"
 
 
 def test_the_page_holds_the_list_as_rendered():
@@ -26,6 +26,6 @@ def test_the_rendering_names_every_symbol_its_users_and_its_fallback():
 
 
 def test_the_architecture_page_links_it():
-    architecture = (ROOT / "docs" / "architecture.md").read_text()
+    architecture = (REPO_ROOT / "docs" / "architecture.md").read_text()
     assert "upstream/                what our code relies on" in architecture
     assert "(docs/upstream.md)" in architecture

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 from tests.telemetry.upstream.test_fast_paths_fall_back import (
     assert_served_on_the_stock_components,
     fast_path_lines,
@@ -32,7 +32,7 @@ def test_it_rejects_a_value_that_is_not_a_boolean(tmp_path):
     env = {**os.environ, "DATA_DIR": str(tmp_path), "TELEMETRY_FAST_PATHS": "sometimes"}
     done = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

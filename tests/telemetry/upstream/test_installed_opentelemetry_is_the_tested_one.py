@@ -12,9 +12,9 @@ from telemetry.pipeline.fast_paths import fast_paths_decision, fast_paths_enable
 from telemetry.upstream.compatibility import check_compatibility, unresolved_symbols
 from telemetry.upstream.private_api import MODULE, PRIVATE_SYMBOLS
 from telemetry.upstream.versions import TESTED_VERSIONS, version_mismatches
-from tests.harness.servers import ROOT
+from tests.paths import REPO_ROOT
 
-LOCK = Path(ROOT) / "requirements.lock"
+LOCK = Path(REPO_ROOT) / "requirements.lock"
 
 
 def locked_versions() -> dict[str, str]:
