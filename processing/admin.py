@@ -40,3 +40,8 @@ class ProcessingJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created through the API, which also queues them
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A job's state is the worker's to change: its page is read-only (no Save buttons);
+        # staff still view it, and may delete it.
+        return False

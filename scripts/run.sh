@@ -27,6 +27,7 @@ export PROCESSING_DOWNSTREAM_URL=${PROCESSING_DOWNSTREAM_URL:-http://127.0.0.1:$
 
 "$BIN/python" manage.py migrate --noinput
 "$BIN/python" manage.py ensure_dev_admin
+"$BIN/python" manage.py ensure_sampling_policy
 echo "Serving on http://127.0.0.1:$PORT (admin: /admin/, API docs: /api/docs/); Ctrl-C stops"
 
 names=()

@@ -4,18 +4,45 @@ process to reload (telemetry.sampling.policy); the change history is Django's ad
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from telemetry.models import SamplingPolicy, SamplingRule
 from telemetry.sampling.policy import announce_policy_change, current_policy
+from telemetry.sampling.sampler import ratio_named_by_env
+
+
+class SamplingRuleForm(forms.ModelForm):
+    # Sized to fit the admin's content column: the kinds' long labels and inputs at their
+    # model's max_length made the rules table wider than the page, which scrolled sideways.
+    # The long labels stay the model's (and the API's); the column's help says the rest.
+    kind = forms.ChoiceField(
+        choices=[(SamplingRule.Kind.HTTP, "HTTP route"), (SamplingRule.Kind.TASK, "Celery task")],
+        initial=SamplingRule.Kind.HTTP,
+        help_text="HTTP route: the server span's name, e.g. GET /api/users/{user_id}. "
+        "Celery task: the task's name, e.g. processing.process_job.",
+    )
+
+    class Meta:
+        model = SamplingRule
+        fields = ("position", "kind", "pattern", "ratio", "enabled", "note")
+        widgets = {
+            "position": forms.NumberInput(attrs={"style": "width: 4em"}),
+            "pattern": forms.TextInput(attrs={"size": 28}),
+            "ratio": forms.NumberInput(attrs={"style": "width: 5em", "step": "any"}),
+            "note": forms.TextInput(attrs={"size": 20}),
+        }
 
 
 class SamplingRuleInline(admin.TabularInline):
     model = SamplingRule
+    form = SamplingRuleForm
     extra = 1
-    fields = ("position", "kind", "pattern", "ratio", "enabled", "note")
 
 
 @admin.register(SamplingPolicy)
@@ -48,6 +75,32 @@ class SamplingPolicyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # One policy: the processes obey the first row, so a second one would be ignored.
         return super().has_add_permission(request) and not SamplingPolicy.objects.exists()
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        # With no row there is nothing to list: go straight to the form that creates it,
+        # saying what decides until then. With one, its page is the policy.
+        policy = SamplingPolicy.objects.first()
+        if policy is not None and self.has_view_or_change_permission(request, policy):
+            return HttpResponseRedirect(
+                reverse("admin:telemetry_samplingpolicy_change", args=[policy.pk])
+            )
+        if policy is None and self.has_add_permission(request):
+            _, described = ratio_named_by_env()
+            messages.info(
+                request,
+                f"No sampling policy yet: {described} decides in every process. Saving this "
+                "form starts steering sampling from here (the default ratio below keeps it "
+                "as it is).",
+            )
+            return HttpResponseRedirect(reverse("admin:telemetry_samplingpolicy_add"))
+        return super().changelist_view(request, extra_context)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        ratio, _ = ratio_named_by_env()
+        if ratio is not None:
+            initial.setdefault("default_ratio", ratio)
+        return initial
 
     def save_model(self, request: HttpRequest, obj: SamplingPolicy, form, change: bool) -> None:
         obj.updated_by = request.user if request.user.is_authenticated else None

@@ -152,6 +152,28 @@ def _sampler_named_by_env() -> Sampler:
     return sampler(1.0)
 
 
+def ratio_named_by_env() -> tuple[float | None, str]:
+    """The default ratio a policy row must have to keep sampling as OTEL_TRACES_SAMPLER and
+    OTEL_TRACES_SAMPLER_ARG have it now, and the sampler's description; None when no ratio
+    says the same (a parent-less sampler: a policy row always follows parents)."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").lower()
+    described = f"OTEL_TRACES_SAMPLER={name}"
+    if name == "parentbased_always_on":
+        return 1.0, described
+    if name == "parentbased_always_off":
+        return 0.0, described
+    if name == "parentbased_traceidratio":
+        raw = os.environ.get("OTEL_TRACES_SAMPLER_ARG", "")
+        try:
+            ratio = float(raw)
+        except ValueError:
+            return 1.0, f"{described} (OTEL_TRACES_SAMPLER_ARG={raw!r} is not a number: 1.0)"
+        if 0.0 <= ratio <= 1.0:
+            return ratio, f"{described}, OTEL_TRACES_SAMPLER_ARG={raw}"
+        return 1.0, f"{described} (OTEL_TRACES_SAMPLER_ARG={raw} is outside 0..1: 1.0)"
+    return None, described
+
+
 def build_sampler() -> Sampler:
     """The sampler for this process's TracerProvider (telemetry.pipeline.setup)."""
     return PolicySampler()
