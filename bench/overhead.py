@@ -257,7 +257,8 @@ def web_main(args, stack: Stack, modes: list[str], endpoints: dict, tmp: Path) -
     memory = summarize(
         memory_runs, modes, baseline=BASELINE, medians=("rss_mb",), ratios=MEMORY_RATIOS
     )
-    report.print_summary(summary, COLUMNS, group="endpoint")
+    if summary:
+        report.print_summary(summary, COLUMNS, group="endpoint")
     if memory:
         print("\nThe worker's RSS after the load (median over rounds), and its ratio to off's:")
         report.print_summary(memory, MEMORY_COLUMNS)
