@@ -32,14 +32,10 @@ status is 1 when default sampling costs more than 10% by a CPU or instruction me
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import multiprocessing
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bench.harness import load, procfs, report, services  # noqa: E402
+from bench.harness.rounds import ratio_summary, rotated  # noqa: E402
 from tests.harness.servers import api_token, prepared_stack  # noqa: E402
 
 PATH = "/api/downstream/enrich"
@@ -70,10 +68,9 @@ DEFAULT_MODE = "default sampling"
 PICKUP_SECONDS = 1.5  # each process polls the run marker about once a second
 BUDGET = 0.10
 PARTS = ("served", "in-process", "instructions")
-RESULT_PREFIX = "PROFILING-BENCH-RESULT "
 
 
-# --- parsing and arithmetic (tests/bench/test_profiling_bench.py) -----------------------------
+# --- parsing (tests/bench/test_profiling_bench.py) -----------------------------------------
 
 
 def parse_cachegrind_refs(stderr: str) -> int:
@@ -84,118 +81,7 @@ def parse_cachegrind_refs(stderr: str) -> int:
     return int(found[-1].replace(",", ""))
 
 
-def parse_child_result(stdout: str) -> dict:
-    """The JSON result line an in-process child prints (its logs may surround it)."""
-    for line in reversed(stdout.splitlines()):
-        if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX) :])
-    raise ValueError(f"no result line in the child's output:\n{stdout[-2000:]}")
-
-
-def rotated(names: Sequence[str], round_index: int) -> list[str]:
-    """The modes in the order of this round: shifted by one every round."""
-    shift = round_index % len(names)
-    return [*names[shift:], *names[:shift]]
-
-
-def ratio_summary(values: Sequence[float], baselines: Sequence[float], *, cost: bool) -> dict:
-    """Per-round ratios of a mode to its "no run" baseline: median, min, max.
-
-    cost=True (CPU, instructions: lower is better): baseline / value, the throughput those
-    costs alone would allow; cost=False (throughput): value / baseline.
-    """
-    pairs = zip(values, baselines, strict=True)
-    ratios = [b / v if cost else v / b for v, b in pairs if v > 0 and b > 0]
-    if not ratios:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}
-    return {
-        "median": statistics.median(ratios),
-        "min": min(ratios),
-        "max": max(ratios),
-        "n": len(ratios),
-    }
-
-
 # --- 1. served by gunicorn --------------------------------------------------------------
-
-
-def measure_wrk(url: str, seconds: float, connections: int, script: Path) -> tuple[float, int]:
-    done = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            "1",
-            "-c",
-            str(connections),
-            "-d",
-            f"{max(1, round(seconds))}s",
-            "-s",
-            str(script),
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=seconds + 30,
-    )
-    found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
-    if done.returncode != 0 or not found:
-        raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
-    if non_2xx:
-        raise RuntimeError(f"the service answered errors under load:\n{done.stdout}")
-    requests = re.search(r"(\d+) requests in", done.stdout)
-    return float(found.group(1)), int(requests.group(1)) if requests else 0
-
-
-def _python_load(url: str, seconds: float, connections: int, result) -> None:
-    import threading
-
-    import httpx
-
-    count = 0
-    lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-
-    def worker() -> None:
-        nonlocal count
-        with httpx.Client(timeout=10) as client:
-            while time.monotonic() < deadline:
-                response = client.post(url, json=BODY)
-                response.raise_for_status()
-                with lock:
-                    count += 1
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    result.value = count / (time.monotonic() - started)
-
-
-def measure_python(url: str, seconds: float, connections: int) -> tuple[float, int]:
-    result = multiprocessing.Value("d", 0.0)
-    process = multiprocessing.Process(target=_python_load, args=(url, seconds, connections, result))
-    process.start()
-    process.join(seconds + 60)
-    return result.value, round(result.value * seconds)
-
-
-def service_cpu_seconds(master_pid: int) -> float:
-    """CPU time (user + system) used so far by gunicorn's worker processes.
-
-    CPU per request depends far less on what else the machine runs than throughput does:
-    on a shared machine it is the steadier measure of what profiling costs the service.
-    """
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{master_pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            with contextlib.suppress(OSError):
-                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def run_served(stack, tmp: Path, args: argparse.Namespace) -> dict:
@@ -217,26 +103,24 @@ def run_served(stack, tmp: Path, args: argparse.Namespace) -> dict:
     )
     url = f"{base_url}{PATH}"
     script = tmp / "post.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = '{json.dumps(BODY)}'\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
+    script.write_text(load.wrk_script("POST", body=BODY))
     use_wrk = shutil.which("wrk") is not None
-    master_pid = stack.processes[-1].popen.pid
+    # gunicorn's workers, not its master: the CPU that serves the requests.
+    workers = procfs.ProcessTree(stack.processes[-1].popen.pid, include_root=False)
 
     def measure(seconds: float) -> tuple[float, float]:
         """(requests per second, worker CPU milliseconds per request)."""
-        cpu_before = service_cpu_seconds(master_pid)
+        cpu_before = workers.cpu_seconds()
         if use_wrk:
-            rate, count = measure_wrk(url, seconds, args.connections, script)
+            # Socket errors are left to the throughput they cost; an error response fails.
+            sample = load.run_wrk(url, script, seconds, args.connections, socket_errors_ok=True)
         else:
-            rate, count = measure_python(url, seconds, args.connections)
-        cpu_ms = (service_cpu_seconds(master_pid) - cpu_before) * 1000
-        return rate, cpu_ms / max(count, 1)
+            sample = load.run_python_load(url, seconds, args.connections, BODY)
+        cpu_ms = (workers.cpu_seconds() - cpu_before) * 1000
+        return sample.rps, cpu_ms / max(sample.requests, 1)
 
-    load = "wrk" if use_wrk else "python load generator (child process)"
-    print(f"\n1. served: {load}, {args.connections} connections, {args.seconds}s per window;")
+    generator = "wrk" if use_wrk else "python load generator (child process)"
+    print(f"\n1. served: {generator}, {args.connections} connections, {args.seconds}s per window;")
     print(f"   1 gunicorn gthread worker x 4 threads, POST {PATH}; {args.rounds} rounds")
     measure(2.0)  # warm-up: imports, connections, first-request caches
 
@@ -365,7 +249,7 @@ def child_main(args: argparse.Namespace) -> int:
         "captures": captures,
         "sample_every": run.sample_every if run is not None else 0,
     }
-    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    services.print_result(result)
     return 0
 
 
@@ -409,10 +293,9 @@ def run_child(
             "--cachegrind-out-file=/dev/null",
             *command,
         ]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0:
-        raise RuntimeError(f"in-process child ({mode}) failed:\n{done.stdout}{done.stderr}")
-    result = parse_child_result(done.stdout)
+    result, done = services.run_child(
+        command, env=env, cwd=ROOT, what=f"in-process child ({mode})", timeout=3600
+    )
     return result, parse_cachegrind_refs(done.stderr) if valgrind else None
 
 
@@ -532,10 +415,6 @@ def run_instructions(stack, args: argparse.Namespace) -> dict:
 # --- report -----------------------------------------------------------------------------
 
 
-def _fmt(summary: dict) -> str:
-    return f"{summary['median']:.3f} ({summary['min']:.3f}-{summary['max']:.3f})"
-
-
 def print_report(results: dict) -> list[tuple[str, float]]:
     """The side-by-side table; returns the default sampling's cost by each steady measure."""
     served, local, counted = (results.get(p) for p in PARTS)
@@ -545,15 +424,16 @@ def print_report(results: dict) -> list[tuple[str, float]]:
         columns += [("served req/s", served["throughput"]), ("served CPU/req", served["cpu"])]
     if local:
         columns += [("in-process CPU/req", local["cpu"])]
-    header = f"{'mode':<20}" + "".join(f" {title:>21}" for title, _ in columns)
+    headers = ["mode", *(title for title, _ in columns)]
     if counted:
-        header += f" {'instructions/req':>17}"
-    print(header)
+        headers.append("instructions/req")
+    rows = []
     for name in list(MODES)[1:]:
-        line = f"{name:<20}" + "".join(f" {_fmt(col[name]):>21}" for _, col in columns)
+        row = [name, *(report.format_ratio(col[name]) for _, col in columns)]
         if counted:
-            line += f" {counted['ratio'][name]:17.4f}"
-        print(line)
+            row.append(f"{counted['ratio'][name]:.4f}")
+        rows.append(row)
+    report.print_table(headers, rows)
     print("\nAbsolute, medians:")
     for name in MODES:
         parts = []
@@ -655,9 +535,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     costs = print_report(results)
     print(f"\n(took {time.monotonic() - started:.0f} s)")
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps({"settings": vars(args) | {"output": None},
-                                           "results": results}, indent=2, default=str))  # fmt: skip
+        report.write_json(
+            args.output, {"settings": vars(args) | {"output": None}, "results": results}
+        )
     return 1 if args.strict and any(cost > BUDGET for _, cost in costs) else 0
 
 

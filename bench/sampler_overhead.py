@@ -48,6 +48,8 @@ from opentelemetry.trace import (  # noqa: E402
     TraceFlags,
 )
 
+from bench.harness import report  # noqa: E402
+from bench.harness.rounds import ratio_summary  # noqa: E402
 from telemetry.control import channels as control  # noqa: E402
 from telemetry.sampling.policy import policy_channel  # noqa: E402
 from telemetry.sampling.sampler import PolicySampler  # noqa: E402
@@ -157,13 +159,18 @@ def main() -> None:
         f"sampler cost per call, {args.rounds} rounds x {n} decisions, ratio {RATIO}, "
         f"{args.rules} rules in our policy (python {sys.version.split()[0]})"
     )
-    print(f"{'case':<18} {'stock ns':>9} {'ours ns':>9}   ours/stock median (min-max)")
-    for case, by in results.items():
-        ratios = [o / s for o, s in zip(by["ours"], by["stock"], strict=True)]
-        print(
-            f"{case:<18} {statistics.median(by['stock']):9.0f} {statistics.median(by['ours']):9.0f}"
-            f"   {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
-        )
+    report.print_table(
+        ["case", "stock ns", "ours ns", "ours/stock median (min-max)"],
+        [
+            [
+                case,
+                f"{statistics.median(by['stock']):.0f}",
+                f"{statistics.median(by['ours']):.0f}",
+                report.format_ratio(ratio_summary(by["ours"], by["stock"], cost=False), 2),
+            ]
+            for case, by in results.items()
+        ],
+    )
 
 
 if __name__ == "__main__":

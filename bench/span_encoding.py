@@ -38,6 +38,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from bench.harness import report
+from bench.harness.rounds import ratio_summary
 from telemetry.fastpath import span_encoder as span_encoding
 
 
@@ -113,20 +115,18 @@ def main() -> None:
 
     size = len(span_encoding.encode_spans_to_bytes(batches["typical"])) / args.batch
     print(f"batch of {args.batch} spans, {args.rounds} rounds; a typical span is {size:.0f} bytes")
-    header = f"{'batch':<10} {'official us':>11} {'grpc us':>8} {'http us':>8}"
-    print(f"{header}   official/grpc  official/http")
+    rows = []
     for batch, by_case in results.items():
-        official, grpc, http = (statistics.median(by_case[c]) for c in ("official", "grpc", "http"))
-        grpc_ratios = [o / g for o, g in zip(by_case["official"], by_case["grpc"], strict=True)]
-        http_ratios = [o / h for o, h in zip(by_case["official"], by_case["http"], strict=True)]
-        print(
-            f"{batch:<10} {official:>11.2f} {grpc:>8.2f} {http:>8.2f}"
-            f"   {_ratio(grpc_ratios):>13}  {_ratio(http_ratios):>13}"
-        )
-
-
-def _ratio(ratios: list[float]) -> str:
-    return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
+        medians = [f"{statistics.median(by_case[c]):.2f}" for c in ("official", "grpc", "http")]
+        # official / fast: how many times faster the fast encoder is, round by round.
+        speedups = [
+            report.format_ratio(ratio_summary(by_case[c], by_case["official"], cost=True), 1, "x")
+            for c in ("grpc", "http")
+        ]
+        rows.append([batch, *medians, *speedups])
+    report.print_table(
+        ["batch", "official us", "grpc us", "http us", "official/grpc", "official/http"], rows
+    )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bench.support import load_bench_script
-
-bench = load_bench_script("profiling_overhead")
+from bench import profiling_overhead as bench
+from bench.harness.rounds import ratio_summary, rotated
+from bench.harness.services import RESULT_PREFIX, parse_child_result
 
 CACHEGRIND_STDERR = """==6517== Cachegrind, a high-precision tracing profiler
 ==6517== Copyright (C) 2002-2017, and GNU GPL'd, by Nicholas Nethercote et al.
@@ -32,28 +32,28 @@ def test_parse_cachegrind_refs_refuses_output_without_a_summary():
 def test_parse_child_result_finds_the_result_among_log_lines():
     stdout = (
         '{"level": "INFO", "message": "profiling run started"}\n'
-        f'{bench.RESULT_PREFIX}{{"mode": "no run", "cpu_ms": 0.5, "captures": 0}}\n'
+        f'{RESULT_PREFIX}{{"mode": "no run", "cpu_ms": 0.5, "captures": 0}}\n'
         '{"level": "INFO", "message": "profiling run ended"}\n'
     )
-    assert bench.parse_child_result(stdout) == {"mode": "no run", "cpu_ms": 0.5, "captures": 0}
+    assert parse_child_result(stdout) == {"mode": "no run", "cpu_ms": 0.5, "captures": 0}
     with pytest.raises(ValueError, match="no result line"):
-        bench.parse_child_result('{"level": "INFO"}\n')
+        parse_child_result('{"level": "INFO"}\n')
 
 
 def test_rotated_puts_every_mode_first_once_over_as_many_rounds():
     names = list(bench.MODES)
-    orders = [bench.rotated(names, r) for r in range(len(names))]
+    orders = [rotated(names, r) for r in range(len(names))]
     assert all(sorted(order) == sorted(names) for order in orders)
     assert [order[0] for order in orders] == names
-    assert bench.rotated(names, len(names)) == names
+    assert rotated(names, len(names)) == names
 
 
 def test_ratio_summary_reads_costs_and_throughput_the_same_way():
     # CPU per request 1.0 -> 1.25 costs 20% of the throughput it allows; so does 100 -> 80 req/s.
-    cost = bench.ratio_summary([1.25, 1.0, 2.0], [1.0, 1.0, 1.0], cost=True)
+    cost = ratio_summary([1.25, 1.0, 2.0], [1.0, 1.0, 1.0], cost=True)
     assert cost == {"median": 0.8, "min": 0.5, "max": 1.0, "n": 3}
-    rate = bench.ratio_summary([80.0, 90.0], [100.0, 100.0], cost=False)
+    rate = ratio_summary([80.0, 90.0], [100.0, 100.0], cost=False)
     assert rate["median"] == pytest.approx(0.85)
     assert (rate["min"], rate["max"]) == (0.8, 0.9)
     # A window without requests (0) is left out rather than counted as free or infinite.
-    assert bench.ratio_summary([0.0, 2.0], [1.0, 1.0], cost=True)["n"] == 1
+    assert ratio_summary([0.0, 2.0], [1.0, 1.0], cost=True)["n"] == 1

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bench.support import load_bench_script
+from bench import profiling_overhead as bench
 from tests.harness.servers import prepared_stack
 
 pytestmark = pytest.mark.e2e
-
-bench = load_bench_script("profiling_overhead")
 
 
 def test_in_process_driver_captures_what_each_mode_asks_for(tmp_path):

@@ -25,6 +25,10 @@ import httpx
 from tests.paths import REPO_ROOT
 
 BIN = Path(sys.executable).parent
+# What start_web and start_worker run, unless told otherwise (a benchmark's own gunicorn
+# config or Celery app, or another checkout of the service: bench/overhead.py).
+WEB_CONFIG = "observability_site/gunicorn.conf.py"
+CELERY_APP = "observability_site"
 
 
 def free_port() -> int:
@@ -59,12 +63,16 @@ class ServiceProcess:
             os.killpg(self.popen.pid, signal.SIGKILL)
 
 
-def start_process(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> ServiceProcess:
+def start_process(
+    name: str, args: list[str], env: dict[str, str], log_dir: Path, *, cwd: Path = REPO_ROOT
+) -> ServiceProcess:
+    """Start `args` in `cwd` (the service's code comes from there: gunicorn and Celery put
+    their working directory first on sys.path), its output in a log file of `log_dir`."""
     log_path = log_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
     log = log_path.open("wb")
     popen = subprocess.Popen(
         args,
-        cwd=REPO_ROOT,
+        cwd=cwd,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -96,8 +104,19 @@ class Stack:
     processes: list[ServiceProcess] = field(default_factory=list)
     base_url: str | None = None
 
-    def start_web(self, *, port: int | None = None, **extra_env: str) -> str:
-        """Start gunicorn; return its base URL once it answers /health."""
+    def start_web(
+        self,
+        *,
+        port: int | None = None,
+        config: str = WEB_CONFIG,
+        tree: Path = REPO_ROOT,
+        **extra_env: str,
+    ) -> str:
+        """Start gunicorn; return its base URL once it answers /health.
+
+        `config` is its -c file (relative to `tree`, or absolute); `tree` the checkout of the
+        service it runs from.
+        """
         port = port or free_port()
         env = {**self.env, "PORT": str(port), **extra_env}
         env.setdefault(
@@ -108,21 +127,30 @@ class Stack:
             [
                 str(BIN / "gunicorn"),
                 "-c",
-                "observability_site/gunicorn.conf.py",
+                config,
                 "observability_site.wsgi",
             ],
             env,
             self.log_dir,
+            cwd=tree,
         )
         self.processes.append(proc)
         self.base_url = f"http://127.0.0.1:{port}"
         wait_until_serving(f"{self.base_url}/health", proc)
         return self.base_url
 
-    def start_worker(self, *, concurrency: int = 2, **extra_env: str) -> ServiceProcess:
+    def start_worker(
+        self,
+        *,
+        concurrency: int = 2,
+        app: str = CELERY_APP,
+        tree: Path = REPO_ROOT,
+        **extra_env: str,
+    ) -> ServiceProcess:
         """Start a prefork Celery worker; return once it is ready to consume.
 
         Its downstream is the web server started before it, unless extra_env names one.
+        `app` is the Celery app module (-A), `tree` the checkout of the service it runs from.
         """
         env = {**self.env, **extra_env}
         if self.base_url:
@@ -132,7 +160,7 @@ class Stack:
             [
                 str(BIN / "celery"),
                 "-A",
-                "observability_site",
+                app,
                 "worker",
                 "--loglevel=INFO",
                 f"--concurrency={concurrency}",
@@ -142,6 +170,7 @@ class Stack:
             ],
             env,
             self.log_dir,
+            cwd=tree,
         )
         self.processes.append(proc)
         wait_for_output(proc, "ready.")
