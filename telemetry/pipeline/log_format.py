@@ -2,8 +2,9 @@
 
 The trace_id and span_id are the ones the OTLP log record of the same call carries, so a
 line in `kubectl logs` or a file leads to its trace. They come from the current span when
-the record is formatted (handlers format synchronously, in the caller's context), or from
-otelTraceID/otelSpanID when the logging instrumentation's record factory put them there.
+the record is formatted: handlers format synchronously, in the caller's context. (The
+logging instrumentation's otel* record attributes are not used: the pipeline does not ask
+it to inject them, and they would only repeat the current span.)
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ _STANDARD_ATTRS = frozenset(
 
 
 def trace_ids(record: logging.LogRecord) -> tuple[str | None, str | None]:
-    """The (trace_id, span_id) of a record as lowercase hex, or (None, None) outside a span."""
-    trace_id = getattr(record, "otelTraceID", None)
-    if trace_id and trace_id != "0":
-        return trace_id, getattr(record, "otelSpanID", None)
+    """The (trace_id, span_id) of the span current while RECORD is formatted, as lowercase
+    hex, or (None, None) outside a span."""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         return trace.format_trace_id(context.trace_id), trace.format_span_id(context.span_id)

@@ -3,6 +3,7 @@ start-up naming the variable; with no endpoint the service says where telemetry 
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -10,7 +11,6 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
 
 from telemetry.conventions.routes import route_template
 from telemetry.pipeline.config import load_config
@@ -111,28 +111,33 @@ def test_routes_become_opentelemetry_route_templates(route, template):
     assert route_template(route) == template
 
 
-def test_log_lines_are_json_with_the_trace_ids():
-    provider = TracerProvider()
-    record = None
-    with provider.get_tracer("tests").start_as_current_span("work") as span:
-        record = logging.LogRecord("app", logging.INFO, __file__, 1, "hello %s", ("you",), None)
-        record.job_id = "j1"
-    # Formatted inside the span in real life; the record carries its ids from the factory
-    # when the logging instrumentation is on, and from the current span otherwise.
+@pytest.fixture
+def stdout_lines():
+    """What the service's own stdout handler (settings.LOGGING, LOG_FORMAT=json) writes,
+    read from a buffer put in place of its stream."""
+    (handler,) = [h for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter)]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    finally:
+        handler.setStream(previous)
+
+
+def test_log_lines_are_json_with_the_trace_ids(otel, stdout_lines):
+    # The production path: a logger call inside a span of the process's tracer, formatted by
+    # the configured handler, with the logging instrumentation as the pipeline sets it up.
+    with trace.get_tracer("tests").start_as_current_span("work") as span:
+        logging.getLogger("processing.services").warning("hello %s", "you", extra={"job_id": "j1"})
     context = span.get_span_context()
-    record.otelTraceID = format(context.trace_id, "032x")
-    record.otelSpanID = format(context.span_id, "016x")
 
-    line = JsonFormatter().format(record)
-
-    assert "\n" not in line
-    entry = json.loads(line)
-    assert entry["message"] == "hello you"
-    assert entry["level"] == "INFO"
-    assert entry["trace_id"] == format(context.trace_id, "032x")
-    assert entry["span_id"] == format(context.span_id, "016x")
+    (entry,) = [e for e in stdout_lines() if e["message"] == "hello you"]
+    assert entry["level"] == "WARNING"
+    assert entry["logger"] == "processing.services"
+    assert entry["trace_id"] == trace.format_trace_id(context.trace_id)
+    assert entry["span_id"] == trace.format_span_id(context.span_id)
     assert entry["job_id"] == "j1"
-    assert "otelTraceID" not in entry
+    assert not [key for key in entry if key.startswith("otel")]  # no repeated ids
 
 
 def test_log_lines_outside_a_span_have_no_trace_ids():
