@@ -57,11 +57,12 @@ def test_requests_are_not_slowed_while_the_collector_is_down_and_export_resumes(
     down = timed_requests(client, 150, pause=0.02)
 
     print(f"\ncollector up:   {summary(up)}\ncollector down: {summary(down)}")
-    # The median request is not slowed by more than a few ms; none waits for an export
-    # (which would take the exporter's retry backoff, a second or more).
-    assert statistics.median(down) <= statistics.median(up) + 3, (summary(up), summary(down))
-    assert percentile(down, 0.95) <= percentile(up, 0.95) + 10, (summary(up), summary(down))
-    assert max(down) < 500, (summary(up), summary(down))
+    # No request waits for an export: that would take the exporter's retry backoff or its
+    # timeout, a second or more. (How much the outage costs per request, a matter of
+    # microseconds, is bench/overhead.py's "collector down" mode: timing bounds tight
+    # enough to see it would fail on a loaded machine.)
+    assert max(down) < 1000, (summary(up), summary(down))
+    assert statistics.median(down) < 2 * statistics.median(up) + 50, (summary(up), summary(down))
 
     collector.start()  # same ports
     trace_id, _, traceparent = new_traceparent()
@@ -100,11 +101,14 @@ def test_a_service_stops_promptly_while_the_collector_is_down(collector, stack):
     started = time.monotonic()
     worker.stop()
     worker_seconds = time.monotonic() - started
+    (web,) = [p for p in stack.processes if p is not worker]
     started = time.monotonic()
     stack.stop()
     web_seconds = time.monotonic() - started
 
     print(f"\nstopped, collector down: worker {worker_seconds:.1f} s, web {web_seconds:.1f} s")
-    # The flush at exit waits 3 s at most; SIGKILL (a lost flush) would come after 15 s.
-    assert worker_seconds < 10 and web_seconds < 10
-    assert worker.popen.returncode is not None
+    # The flush at exit waits 3 s at most, so each stops by itself, well before the harness's
+    # SIGKILL at 15 s (a killed process would have lost its flush): its exit status says so.
+    assert worker.popen.returncode == 0, worker.output()[-3000:]
+    assert web.popen.returncode == 0, web.output()[-3000:]
+    assert worker_seconds < 15 and web_seconds < 15
