@@ -6,7 +6,8 @@ as the collector and Prometheus's OTLP receiver (http.server.request.duration in
 http_server_request_duration_seconds_bucket), so dashboards and alert rules read the same
 names either way. Every process needs a port of its own: OTEL_EXPORTER_PROMETHEUS_PORT may
 be a range ("9464-9467", one port per gunicorn worker or Celery pool child), and each process
-takes the first free one; Prometheus scrapes the whole range.
+takes the first free one; Prometheus finds the ports taken from the target files each
+process writes (telemetry.pipeline.scrape_targets), or scrapes the whole range.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 
 from opentelemetry.sdk.metrics.export import MetricReader
 from prometheus_client import CollectorRegistry, start_http_server
+
+from telemetry.pipeline import scrape_targets
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ def start_reader(host: str, ports: range) -> list[MetricReader]:
         logger.info(
             "OpenTelemetry metrics served for Prometheus at http://%s:%d/metrics", host, port
         )
+        scrape_targets.announce(host, port)
         return [reader]
     logger.error(
         "OTEL_EXPORTER_PROMETHEUS_PORT: no free port in %d-%d on %s; this process's metrics "

@@ -52,11 +52,17 @@ def free_port_range(count: int) -> list[int]:
 
 
 def prometheus_config(
-    directory: Path, *, targets: dict[str, list[str]], alertmanager: str | None = None
+    directory: Path,
+    *,
+    targets: dict[str, list[str]],
+    alertmanager: str | None = None,
+    otel_targets_dir: Path | None = None,
 ) -> Path:
     """deploy/prometheus/prometheus.yml with 1s intervals, the scrape jobs named in TARGETS
     (job name -> host:port list) pointed at this test's servers and the others dropped, an
-    OTEL_JOB added when TARGETS names it, and rules read from DIRECTORY/rules."""
+    OTEL_JOB added when TARGETS names it (or, with OTEL_TARGETS_DIR, found from the target
+    files the processes write there: telemetry.pipeline.scrape_targets), and rules read from
+    DIRECTORY/rules."""
     config = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [str(directory / "rules" / "*.yml")]
@@ -69,6 +75,9 @@ def prometheus_config(
             jobs.append(job)
     if OTEL_JOB in targets:
         jobs.append({"job_name": OTEL_JOB, "static_configs": [{"targets": targets[OTEL_JOB]}]})
+    elif otel_targets_dir is not None:
+        files = [{"files": [str(otel_targets_dir / "*.json")], "refresh_interval": "1s"}]
+        jobs.append({"job_name": OTEL_JOB, "file_sd_configs": files})
     config["scrape_configs"] = jobs
     if alertmanager:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
@@ -86,13 +95,16 @@ def start_prometheus(
     *,
     targets: dict[str, list[str]],
     alertmanager: str | None = None,
+    otel_targets_dir: Path | None = None,
 ) -> str:
     """Start Prometheus for STACK (stopped with it); return its base URL once it is ready."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     targets = {**targets}
     targets.setdefault("prometheus", [f"127.0.0.1:{port}"])
-    config = prometheus_config(directory, targets=targets, alertmanager=alertmanager)
+    config = prometheus_config(
+        directory, targets=targets, alertmanager=alertmanager, otel_targets_dir=otel_targets_dir
+    )
     stack.processes.append(
         start_process(
             "prometheus",
