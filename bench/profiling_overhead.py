@@ -70,7 +70,7 @@ BUDGET = 0.10
 PARTS = ("served", "in-process", "instructions")
 
 
-# --- parsing (tests/bench/test_profiling_bench.py) -----------------------------------------
+# --- parsing (tests/bench/test_profiling_overhead.py) -----------------------------------------
 
 
 def parse_cachegrind_refs(stderr: str) -> int:
