@@ -24,6 +24,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -42,6 +43,8 @@ LOCK_WAIT_SECONDS = 15.0
 # Prometheus answers the reload once it is applied; the rules API may lag a moment.
 CONFIRM_ATTEMPTS = 4
 CONFIRM_PAUSE_SECONDS = 0.25
+# Where expressions are evaluated to find the one Prometheus cannot parse: no data there.
+EPOCH = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)
 
 NOT_CONFIGURED_MESSAGE = (
     "Not published: PROMETHEUS_RULES_FILE is not set, so this service does not write the "
@@ -109,6 +112,49 @@ def _confirm(url: str, rendered: _Rendered, path_text: str) -> list[str]:
         if attempt + 1 < CONFIRM_ATTEMPTS:
             time.sleep(CONFIRM_PAUSE_SECONDS)
     return problems
+
+
+def _changed_rows(publication: RulePublication) -> list[AlertRule | SLO]:
+    """The rows whose part of PUBLICATION differs from the publication in force before it."""
+    before = (
+        RulePublication.objects.filter(outcome__in=RulePublication.IN_FORCE)
+        .exclude(pk=publication.pk)
+        .first()
+    )
+    held = before.contents if before else {}
+    changed = {key for key, digest in publication.contents.items() if held.get(key) != digest}
+    rows: list[AlertRule | SLO] = [
+        *AlertRule.objects.filter(enabled=True),
+        *SLO.objects.filter(enabled=True),
+    ]
+    return [row for row in rows if publish.row_key(row) in changed]
+
+
+def _expressions_of(row: AlertRule | SLO) -> list[str]:
+    if isinstance(row, SLO):
+        groups = publish.rule_file_groups([], [row])
+        return [rule["expr"] for group in groups for rule in group["rules"]]
+    return [row.expr]
+
+
+def _diagnose_refusal(url: str, publication: RulePublication) -> list[str]:
+    """Why Prometheus refused the file, rule by rule where it can tell.
+
+    Its reload answer does not say (the detail goes to its log only), so each expression of
+    the rows changed since the rules in force is handed to its query API, evaluated at the
+    start of time (nothing to read, so it costs nothing): a parse error comes back with the
+    position, from the very Prometheus that refused the file."""
+    findings = []
+    for row in _changed_rows(publication)[:20]:
+        for expr in _expressions_of(row):
+            try:
+                server.instant_query(url, expr, at=EPOCH)
+            except server.PrometheusRefused as exc:
+                findings.append(f"{audit.target_label(row)}: {str(exc).split(': ', 1)[-1]}")
+                break
+            except server.PrometheusUnreachable:
+                return findings
+    return findings
 
 
 def publish_rules(*, actor: Actor, reason: str) -> RulePublication:
@@ -179,11 +225,19 @@ def _publish_locked(
             server.reload_prometheus(url)  # on the good file again (clears its failure state)
         except server.PrometheusError:
             logger.warning("Prometheus reload on the restored rules file failed", exc_info=True)
+        findings = _diagnose_refusal(url, publication)
+        why = (
+            "Prometheus's own parser on the rules changed since the rules in force: "
+            + "; ".join(findings)
+            if findings
+            else "the expressions changed since the rules in force parse; look at their "
+            "labels and annotation templates, and at Prometheus's log"
+        )
         return _finish(
             publication,
             PublicationOutcome.REFUSED,
-            f"{exc}\nThe previous rules file is back in {path} and stays in force; fix or "
-            "disable the rule named above, and save again.",
+            f"{exc}\nWhy: {why}.\nThe previous rules file is back in {path} and stays in "
+            "force; fix or disable the rule named, and save again.",
             actor,
         )
     except server.PrometheusUnreachable as exc:

@@ -38,7 +38,7 @@ from telemetry.models import SLO, AlertingAuditEntry, AlertRule, RulePublication
 from telemetry.prometheus import validation
 
 
-class _ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
     fields = serializers.DictField(
@@ -49,7 +49,7 @@ class _ErrorDetailSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     """The API's one error shape (common.api_errors), for the schema."""
 
-    error = _ErrorDetailSerializer()
+    error = ErrorDetailSerializer()
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
