@@ -30,7 +30,10 @@ FORM = {
     "name": "ManyNotFound",
     "enabled": "on",
     "severity": "warning",
-    "expr": 'sum(rate(http_server_request_duration_seconds_count{http_response_status_code="404"}[5m])) > 1',
+    "expr": (
+        "sum(rate(http_server_request_duration_seconds_count"
+        '{http_response_status_code="404"}[5m])) > 1'
+    ),
     "for_duration": "5m",
     "labels": '{"team": "backend"}',
     "summary": "Many 404s",

@@ -18,7 +18,10 @@ SLOS = "/api/telemetry/slos"
 NEW_RULE = {
     "group": "team_alerts",
     "name": "ManyNotFound",
-    "expr": 'sum(rate(http_server_request_duration_seconds_count{http_response_status_code="404"}[5m])) > 1',
+    "expr": (
+        "sum(rate(http_server_request_duration_seconds_count"
+        '{http_response_status_code="404"}[5m])) > 1'
+    ),
     "for_duration": "5m",
     "severity": "warning",
     "labels": {"team": "backend"},
