@@ -6,6 +6,7 @@ provider (set up by the platform), so this module works, and costs nothing, with
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -58,6 +59,8 @@ OLDEST_JOB_REFRESH_SECONDS = 10.0
 _oldest_lock = threading.Lock()
 _oldest_read_at = -OLDEST_JOB_REFRESH_SECONDS
 _oldest_age: float | None = None
+_oldest_failing = False
+_exiting: bool | None = None  # None until the first read registers the exit hook
 # A parent that is valid but not sampled: the lookup's database span is then dropped by any
 # parent-based sampler (the default), instead of starting a trace every collection. This
 # needs only the tracing API, where suppressing instrumentation would need the SDK's context
@@ -83,18 +86,34 @@ def oldest_queued_job_age() -> float:
     return max((timezone.now() - oldest).total_seconds(), 0.0) if oldest else 0.0
 
 
+def _mark_exiting() -> None:
+    global _exiting
+    _exiting = True
+
+
 def _read_oldest_queued_job_age() -> float | None:
-    global _oldest_read_at, _oldest_age
+    global _oldest_read_at, _oldest_age, _oldest_failing, _exiting
     with _oldest_lock:
-        if time.monotonic() - _oldest_read_at < OLDEST_JOB_REFRESH_SECONDS:
+        if _exiting is None:
+            # Registered after the telemetry's own exit flush (the first read happens once it
+            # is set up), so it runs before it: the final collection reports the last value
+            # instead of querying a database that may already be gone.
+            atexit.register(_mark_exiting)
+            _exiting = False
+        if _exiting or time.monotonic() - _oldest_read_at < OLDEST_JOB_REFRESH_SECONDS:
             return _oldest_age
         connection = connections[ProcessingJob.objects.db]
         opened_here = connection.connection is None
         try:
             with trace.use_span(_UNTRACED, end_on_exit=False):
                 _oldest_age = oldest_queued_job_age()
+            if _oldest_failing:
+                logger.info("the oldest queued job can be read again")
+            _oldest_failing = False
         except Exception as exc:  # the database is down: report nothing rather than a guess
-            logger.warning("cannot read the oldest queued job: %r", exc)
+            if not _oldest_failing:  # once per outage, not every collection
+                logger.warning("cannot read the oldest queued job: %r", exc)
+            _oldest_failing = True
             _oldest_age = None
         finally:
             # Collection runs in the reader's thread: a connection it opened would stay open

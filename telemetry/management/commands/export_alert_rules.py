@@ -72,10 +72,9 @@ class Command(BaseCommand):
         if check and promtool.promtool_path() is None:
             raise CommandError(promtool.NOT_CHECKED)
         publication = live.publish_rules(actor=actor, reason="manage.py export_alert_rules")
-        line = (
-            f"publication #{publication.pk}: {publication.get_outcome_display()}: "
-            f"{publication.message}"
-        )
+        # One line, as every command error: the publication keeps the full message.
+        message = " ".join(publication.message.split())
+        line = f"publication #{publication.pk}: {publication.get_outcome_display()}: {message}"
         if not publication.in_force:
             raise CommandError(line)
         self.stderr.write(line)
