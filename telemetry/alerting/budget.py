@@ -63,6 +63,15 @@ class SloBudget:
         return not self.problem
 
     @property
+    def remaining_value(self) -> str:
+        """The exact figure (for machines: the page's data attribute)."""
+        return "" if self.remaining is None else repr(self.remaining)
+
+    @property
+    def at_timestamp(self) -> str:
+        return f"{self.at.timestamp():.0f}"
+
+    @property
     def budget_percent(self) -> str:
         return f"{format((self.budget * 100).normalize(), 'f')}%"
 

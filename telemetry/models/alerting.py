@@ -184,6 +184,7 @@ class AlertEvent(models.Model):
             "starts_at": self.starts_at.isoformat(),
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
             "receiver": self.receiver,
+            "generator_url": self.generator_url,
             "notifications": self.notifications,
             "first_received_at": self.first_received_at.isoformat(),
             "last_received_at": self.last_received_at.isoformat(),
