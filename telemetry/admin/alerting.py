@@ -280,7 +280,8 @@ class AlertRuleAdmin(_LiveRulesAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
         extra = dict(extra_context or {})
-        if obj is not None:
+        # Only to show the page: a save is not held up asking Prometheus first.
+        if obj is not None and request.method == "GET":
             extra.update(self._live_context(obj))
             extra["recent_events"] = AlertEvent.objects.filter(alertname=obj.name)[:10]
             extra["runbook_url"] = publish.runbook_url_of(obj)
@@ -338,7 +339,7 @@ class SLOAdmin(_LiveRulesAdmin):
     def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
         extra = dict(extra_context or {})
-        if obj is not None:
+        if obj is not None and request.method == "GET":
             extra.update(self._live_context(obj))
             figures = budget.slo_budget(obj, chart_range=request.GET.get("budget_range"))
             extra["budget"] = figures

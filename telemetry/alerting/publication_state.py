@@ -65,7 +65,8 @@ class PublicationHistory:
                 what = "in force" if row.enabled else "disabled, and out of Prometheus"
                 how = "" if in_force.outcome == PublicationOutcome.LIVE else " (not reloaded)"
                 since = f"publication #{in_force.pk}{how}, {_when(in_force)}"
-                return RowPublication("in_force", f"{what.capitalize()} since {since}.", in_force)
+                text = f"{what[0].upper()}{what[1:]} since {since}."
+                return RowPublication("in_force", text, in_force)
         latest = self.latest
         if latest is not None and not latest.in_force and latest.started_at >= row.updated_at:
             return RowPublication(

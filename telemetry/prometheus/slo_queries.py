@@ -17,7 +17,7 @@ from telemetry.prometheus.slo_rules import BURN_ALERTS, BurnAlert, burn_factor
 
 def error_budget(slo: Any) -> Decimal:
     """The share of events allowed to fail: 1 - objective (0.005 for 99.5%)."""
-    return Decimal(1) - Decimal(slo.objective) / Decimal(100)
+    return (Decimal(1) - Decimal(slo.objective) / Decimal(100)).normalize()
 
 
 def error_ratio_expr(slo: Any, window: str) -> str:

@@ -80,10 +80,15 @@ def test_the_unit_tests_catch_a_changed_threshold(tmp_path):
 
 
 def test_the_prometheus_configuration_is_valid(tmp_path):
-    # The same layout as the container's /etc/prometheus: the exported rules beside the config
-    # and the scrape token file it names (promtool checks that the file exists).
+    # The same layout as the container's /etc/prometheus: the config, the rules where its
+    # rule_files look (the service publishes there; here the reference export stands in) and
+    # the scrape token file it names (promtool checks that the file exists).
     shutil.copy(DEPLOY / "prometheus.yml", tmp_path)
-    shutil.copytree(DEPLOY / "rules", tmp_path / "rules")
+    config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
+    (pattern,) = config["rule_files"]
+    rules = tmp_path / pattern.replace("*", "observability-site.rules")
+    rules.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEPLOY / "rules" / "alert_rules.yml", rules)
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "metrics_token").write_text("not-a-real-token\n")
     done = subprocess.run(
@@ -93,4 +98,4 @@ def test_the_prometheus_configuration_is_valid(tmp_path):
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "alert_rules.yml" in done.stdout  # the rule files were found and checked too
+    assert rules.name in done.stdout  # the rule files were found and checked too
