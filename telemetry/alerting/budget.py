@@ -116,6 +116,19 @@ def _number(result: list[dict]) -> float | None:
     return None if math.isnan(value) or math.isinf(value) else value
 
 
+def _evaluate(url: str, exprs: dict[str, str], at: datetime) -> dict[str, float | None]:
+    """Each of EXPRS (single-sample expressions) evaluated at AT, in one query: every one
+    tagged with its name (label "figure") and joined with `or`, so a page costs three round
+    trips to Prometheus instead of a dozen."""
+    joined = " or ".join(
+        f'label_replace({expr}, "figure", "{name}", "", "")' for name, expr in exprs.items()
+    )
+    values: dict[str, float | None] = dict.fromkeys(exprs)
+    for sample in server.instant_query(url, joined, at=at):
+        values[sample["metric"].get("figure", "")] = _number([sample])
+    return values
+
+
 def chart_range_for(slo: SLO, requested: str | None) -> str:
     """The chart's range: one of CHART_RANGES, else the SLO's window."""
     return requested if requested in CHART_RANGES else slo.window
@@ -139,22 +152,18 @@ def slo_budget(
         "bad_events": counts["bad"],
     }
     try:
-        values = {
-            name: _number(server.instant_query(url, expr, at=at))
-            for name, expr in figures.queries.items()
-        }
-        figures.remaining = values["budget_remaining"]
-        figures.error_ratio = values["error_ratio"]
-        figures.total_events = values["total_events"]
-        figures.bad_events = values["bad_events"]
+        values = _evaluate(url, figures.queries, at)
+        figures.remaining = values.get("budget_remaining")
+        figures.error_ratio = values.get("error_ratio")
+        figures.total_events = values.get("total_events")
+        figures.bad_events = values.get("bad_events")
         windows = {w.alert.long_window for w in slo_queries.burn_windows(slo)}
         windows |= {w.alert.short_window for w in slo_queries.burn_windows(slo)}
-        burns = {
-            window: _number(
-                server.instant_query(url, slo_queries.burn_rate_expr(slo, window), at=at)
-            )
-            for window in sorted(windows, key=parse_duration)
-        }
+        burns = _evaluate(
+            url,
+            {w: slo_queries.burn_rate_expr(slo, w) for w in sorted(windows, key=parse_duration)},
+            at,
+        )
         for window in slo_queries.burn_windows(slo):
             figures.burn_rows.append(
                 BurnRow(
@@ -162,8 +171,8 @@ def slo_budget(
                     long_window=window.alert.long_window,
                     short_window=window.alert.short_window,
                     factor=window.factor,
-                    long_burn=burns[window.alert.long_window],
-                    short_burn=burns[window.alert.short_window],
+                    long_burn=burns.get(window.alert.long_window),
+                    short_burn=burns.get(window.alert.short_window),
                 )
             )
         figures.chart_range = chart_range_for(slo, chart_range)

@@ -72,7 +72,8 @@ def _finish(
         detail=f"{publication.get_outcome_display()}: {message}"[:4000],
         publication=publication,
     )
-    log = logger.info if publication.in_force else logger.warning
+    quiet = publication.in_force or outcome == PublicationOutcome.NOT_CONFIGURED
+    log = logger.info if quiet else logger.warning
     log(
         "alert rules publication %s: %s",
         outcome,

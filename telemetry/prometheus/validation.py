@@ -133,8 +133,16 @@ def slo_field_errors(slo: Any) -> FieldErrors:
         _add(errors, "objective", "The objective is a percentage strictly between 0 and 100.")
     if not is_duration(slo.window or ""):
         _add(errors, "window", f"{slo.window!r} is not a duration like 28d or 30d.")
-    elif parse_duration(slo.window) < MINIMUM_SLO_WINDOW:
-        _add(errors, "window", "The window must be at least 7d: the slowest alert looks at 3d.")
+    else:
+        try:
+            if parse_duration(slo.window) < MINIMUM_SLO_WINDOW:
+                _add(
+                    errors,
+                    "window",
+                    "The window must be at least 7d: the slowest alert looks at 3d.",
+                )
+        except ValueError as exc:
+            _add(errors, "window", str(exc))
     for problem in label_errors(slo.labels, managed={**MANAGED_LABELS, "slo": "it is the name"}):
         _add(errors, "labels", problem)
     for problem in runbook_errors(getattr(slo, "runbook", "")):

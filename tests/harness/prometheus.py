@@ -96,8 +96,10 @@ def start_prometheus(
     targets: dict[str, list[str]],
     alertmanager: str | None = None,
     rules_dir: Path | None = None,
+    flags: tuple[str, ...] = (),
 ) -> str:
     """Start Prometheus for STACK (stopped with it); return its base URL once it is ready.
+    FLAGS are added to its command line (e.g. --enable-feature=exemplar-storage).
 
     Its external URL is the address it is reached on, so the generatorURL of its alerts
     opens here (without it Prometheus names the machine's hostname)."""
@@ -118,6 +120,7 @@ def start_prometheus(
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--web.enable-lifecycle",
                 f"--web.external-url=http://127.0.0.1:{port}",
+                *flags,
             ],
             stack.env,
             stack.log_dir,

@@ -172,6 +172,20 @@ def test_slos_are_validated_like_the_admin(staff_client, rules_file):
     )
     assert response.status_code == 400
     assert "at least 7d" in response.json()["error"]["fields"]["window"][0]
+    huge = staff_client.post(
+        SLOS,
+        {
+            "name": "x",
+            "objective": "99",
+            "window": "9999999999999999d",
+            "good_series": "a",
+            "total_series": "b",
+        },
+        format="json",
+    )
+    assert (
+        huge.status_code == 400 and "longer than any" in huge.json()["error"]["fields"]["window"][0]
+    )
     taken = staff_client.post(
         SLOS,
         {

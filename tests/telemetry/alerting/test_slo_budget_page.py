@@ -78,11 +78,12 @@ def test_the_budget_on_the_slo_page_equals_an_independent_promql_computation(sta
             time.sleep(0.5)
         else:
             raise AssertionError(f"no request series in Prometheus\n{stack.logs()}")
-        slo = httpx.get(f"{base_url}/api/telemetry/slos", headers=headers).json()["results"][0]
+        slo = httpx.get(f"{base_url}/api/telemetry/slos", headers=headers, timeout=30).json()
+        slo = slo["results"][0]
         assert slo["name"] == "api_availability" and slo["window"] == "30d"
         page = admin.get(f"/admin/telemetry/slo/{slo['id']}/change/").text
         api_budget = httpx.get(
-            f"{base_url}/api/telemetry/slos/{slo['id']}/budget", headers=headers
+            f"{base_url}/api/telemetry/slos/{slo['id']}/budget", headers=headers, timeout=30
         ).json()
     finally:
         stop.set()
