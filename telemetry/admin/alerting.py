@@ -83,26 +83,37 @@ def _page_state() -> _PageState:
 
 class _LiveRulesAdmin(admin.ModelAdmin):
     """Saving, deleting, enabling or disabling rows records who did it and publishes the
-    rules once the transaction commits (once per request, however many rows changed)."""
+    rules once the view's transaction is over (once per request, however many rows changed).
+
+    The publish runs when the admin's view returns: its transaction has committed by then,
+    and its response is not sent yet, so the outcome shows as a message on the next page."""
 
     def _actor(self, request: HttpRequest) -> audit.Actor:
         return audit.Actor.from_request(request, Source.ADMIN)
 
     def _schedule_publish(self, request: HttpRequest, reason: str) -> None:
         reasons = getattr(request, "_alerting_publish_reasons", None)
-        if reasons is not None:
-            reasons.append(reason)
+        if reasons is None:
+            reasons = request._alerting_publish_reasons = []  # type: ignore[attr-defined]
+        reasons.append(reason)
+
+    def _publish_scheduled(self, request: HttpRequest) -> None:
+        reasons = getattr(request, "_alerting_publish_reasons", None)
+        if not reasons:
             return
-        reasons = request._alerting_publish_reasons = [reason]  # type: ignore[attr-defined]
+        del request._alerting_publish_reasons  # type: ignore[attr-defined]
+        publication = live.publish_rules(actor=self._actor(request), reason="; ".join(reasons))
+        report_publication(request, publication)
 
-        def publish_now() -> None:
-            del request._alerting_publish_reasons  # type: ignore[attr-defined]
-            publication = live.publish_rules(actor=self._actor(request), reason="; ".join(reasons))
-            report_publication(request, publication)
+    def changeform_view(self, request: HttpRequest, *args, **kwargs):
+        response = super().changeform_view(request, *args, **kwargs)
+        self._publish_scheduled(request)
+        return response
 
-        # In the admin's own transaction, this runs once it commits, and still before the
-        # response is sent, so the message shows on the next page.
-        transaction.on_commit(publish_now)
+    def delete_view(self, request: HttpRequest, *args, **kwargs):
+        response = super().delete_view(request, *args, **kwargs)
+        self._publish_scheduled(request)
+        return response
 
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
         before = audit.stored_values(obj) if change else {}
@@ -200,6 +211,8 @@ class _LiveRulesAdmin(admin.ModelAdmin):
         try:
             extra = {"going_live": live.going_live_configured(), **(extra_context or {})}
             response = super().changelist_view(request, extra)
+            # The list's enabled switches and the actions (delete, enable, disable).
+            self._publish_scheduled(request)
             if isinstance(response, TemplateResponse):
                 response.render()  # while the page state is set
             return response

@@ -16,7 +16,7 @@ from telemetry.alerting import retention
 from telemetry.models import AlertEvent, PublicationOutcome, RulePublication
 from tests.telemetry.alerting.test_alertmanager_webhook import FIRING, TOKEN, URL
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
@@ -35,32 +35,36 @@ def old_event(days: int, fingerprint: str = "00000000000000aa") -> AlertEvent:
     return row
 
 
-def notify(client: APIClient, fingerprint: str) -> None:
+def notify(client: APIClient, fingerprint: str, capture) -> None:
     payload = copy.deepcopy(FIRING)
     payload["alerts"][0]["fingerprint"] = fingerprint
-    response = client.post(URL, payload, format="json", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    # The prune runs once the notification's transaction commits (here: the test's savepoint).
+    with capture(execute=True):
+        response = client.post(URL, payload, format="json", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200, response.content
 
 
-def test_the_webhook_prunes_old_events_as_new_ones_arrive(settings):
+def test_the_webhook_prunes_old_events_as_new_ones_arrive(
+    settings, django_capture_on_commit_callbacks
+):
     settings.ALERTMANAGER_WEBHOOK_TOKEN = TOKEN
     settings.ALERT_EVENT_RETENTION_DAYS = 30
     old, recent = old_event(40), old_event(10, "00000000000000bb")
-    notify(APIClient(), "00000000000000cc")
+    notify(APIClient(), "00000000000000cc", django_capture_on_commit_callbacks)
     assert not AlertEvent.objects.filter(pk=old.pk).exists()
     assert AlertEvent.objects.filter(pk=recent.pk).exists()
     assert AlertEvent.objects.filter(fingerprint="00000000000000cc").exists()
     # At most hourly: an old event arriving meanwhile stays until the next round.
     older = old_event(50, "00000000000000dd")
-    notify(APIClient(), "00000000000000ee")
+    notify(APIClient(), "00000000000000ee", django_capture_on_commit_callbacks)
     assert AlertEvent.objects.filter(pk=older.pk).exists()
 
 
-def test_a_retention_of_zero_keeps_everything(settings):
+def test_a_retention_of_zero_keeps_everything(settings, django_capture_on_commit_callbacks):
     settings.ALERTMANAGER_WEBHOOK_TOKEN = TOKEN
     settings.ALERT_EVENT_RETENTION_DAYS = 0
     old = old_event(4000)
-    notify(APIClient(), "00000000000000cc")
+    notify(APIClient(), "00000000000000cc", django_capture_on_commit_callbacks)
     assert AlertEvent.objects.filter(pk=old.pk).exists()
 
 

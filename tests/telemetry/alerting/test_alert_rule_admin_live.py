@@ -18,9 +18,7 @@ from telemetry.models import (
 )
 from tests.telemetry.alerting.support import dead_url
 
-# The admin publishes once its transaction commits, before it answers (as in production): real
-# commits, so the seeded rows are restored after each test.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/telemetry/alertrule/add/"
 LIST_URL = "/admin/telemetry/alertrule/"
