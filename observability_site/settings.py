@@ -317,15 +317,38 @@ X_FRAME_OPTIONS = "DENY"
 # /metrics answers only with "Authorization: Bearer <token>" when this is set.
 METRICS_BEARER_TOKEN = envsecret("METRICS_BEARER_TOKEN")
 
-# --- alerting: rule export, promtool, and the Alertmanager webhook (telemetry).
-# Where `manage.py export_alert_rules` writes the rule file Prometheus loads.
-ALERT_RULES_FILE = envstr(
-    "ALERT_RULES_FILE", str(BASE_DIR / "deploy" / "prometheus" / "rules" / "alert_rules.yml")
-)
-# promtool checks expressions on save and the exported file; found on PATH when unset.
+# --- alerting: rules going live in Prometheus, promtool, the webhook (telemetry.alerting).
+# docs/alerting.md describes each setting.
+# The file the service publishes the rules into, which Prometheus loads (its rule_files):
+# saving, enabling, disabling or deleting a rule or an SLO rewrites it and reloads Prometheus.
+# Unset: rules are not published (and `export_alert_rules` needs --output). Never the tracked
+# deploy/prometheus/rules/alert_rules.yml, the reference export of the seeded rows.
+# ALERT_RULES_FILE is its former name, still read when PROMETHEUS_RULES_FILE is unset.
+PROMETHEUS_RULES_FILE = envstr("PROMETHEUS_RULES_FILE", envstr("ALERT_RULES_FILE", ""))
+if PROMETHEUS_RULES_FILE and not Path(PROMETHEUS_RULES_FILE).is_absolute():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_RULES_FILE must be an absolute path, got {PROMETHEUS_RULES_FILE!r}"
+    )
+# promtool checks expressions on save and each file before it replaces the published one;
+# found on PATH when unset.
 PROMTOOL_PATH = envstr("PROMTOOL_PATH", "")
-# A running Prometheus (with --web.enable-lifecycle) the export can ask to reload; optional.
-PROMETHEUS_URL = envstr("PROMETHEUS_URL", "")
+# The Prometheus (with --web.enable-lifecycle) that loads PROMETHEUS_RULES_FILE: reloaded on
+# every publish, and read for each rule's state and each SLO's error budget.
+PROMETHEUS_URL = envstr("PROMETHEUS_URL", "").rstrip("/")
+if PROMETHEUS_URL and not PROMETHEUS_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PROMETHEUS_URL must be an http(s):// URL, got {PROMETHEUS_URL!r}")
+# Seconds each call to Prometheus may take (reload, rules, queries) before the admin says
+# "Prometheus unreachable": pages and saves wait at most about this long for it.
+PROMETHEUS_TIMEOUT = envfloat("PROMETHEUS_TIMEOUT", 3.0, minimum=0.1)
+# runbook_url annotations: a rule's runbook page name is appended to this base (the admin
+# serves docs/runbooks/<name>.md there); a runbook given as a full URL is used as it is.
+ALERT_RUNBOOK_BASE_URL = envstr(
+    "ALERT_RUNBOOK_BASE_URL", "http://127.0.0.1:8000/admin/telemetry/alertrule/runbooks/"
+)
+ALERT_RUNBOOKS_DIR = Path(envstr("ALERT_RUNBOOKS_DIR", str(BASE_DIR / "docs" / "runbooks")))
+# Alert events (and rule publications) older than this are deleted automatically; 0 keeps
+# them forever. The audit trail is kept.
+ALERT_EVENT_RETENTION_DAYS = envint("ALERT_EVENT_RETENTION_DAYS", 90, minimum=0)
 # Bearer token Alertmanager sends to /api/telemetry/alertmanager/webhook. Unset: the endpoint
 # refuses every call (503) rather than accept alerts from anyone.
 ALERTMANAGER_WEBHOOK_TOKEN = envsecret("ALERTMANAGER_WEBHOOK_TOKEN")

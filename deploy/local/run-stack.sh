@@ -3,7 +3,11 @@
 # Everything binds 127.0.0.1 and keeps its data under var/stack/:
 #   Alertmanager  Debian's prometheus-alertmanager         http://127.0.0.1:9093
 #   Prometheus    Debian's prometheus                      http://127.0.0.1:9090
-#                 It scrapes the service's /metrics, and the OpenTelemetry metrics too: Debian
+#                 It loads the rules the service publishes (var/stack/prometheus/rules/, the
+#                 service's PROMETHEUS_RULES_FILE: a rule saved in the admin is live at once;
+#                 --web.enable-lifecycle lets the service reload it, --web.external-url makes
+#                 alert links name 127.0.0.1 rather than the hostname). It scrapes the
+#                 service's /metrics, and the OpenTelemetry metrics too: Debian
 #                 builds Prometheus without its OTLP receiver, so each process of the service
 #                 serves them for scraping (OTEL_METRICS_EXPORTER=otlp,prometheus, one port per
 #                 process in OTEL_EXPORTER_PROMETHEUS_PORT, job observability-site-otel), with
@@ -13,6 +17,9 @@
 #                 traces, metrics and logs end in its log (var/stack/rotel/rotel.log).
 # The configurations are the compose stack's (deploy/prometheus/prometheus.yml and
 # deploy/alertmanager/alertmanager.yml) with local addresses, checked by promtool and amtool.
+# Once Prometheus is up, the rules in the service's database are published into it
+# (`manage.py export_alert_rules`, with the settings below); if the database is not migrated
+# yet, the seeded rules' reference export is copied there until the service publishes.
 #
 #   bash deploy/local/run-stack.sh            # start; Ctrl-C stops all three
 #   bash deploy/local/run-stack.sh --check    # only render and check the configurations
@@ -45,7 +52,8 @@ command -v promtool >/dev/null || fail "no promtool: apt-get install prometheus"
 command -v amtool >/dev/null || fail "no amtool: apt-get install prometheus-alertmanager"
 [ -x "$BIN/python" ] || fail "no $BIN/python: run make install first"
 
-mkdir -p "$STACK"/prometheus/secrets "$STACK"/alertmanager/secrets "$STACK"/rotel
+mkdir -p "$STACK"/prometheus/secrets "$STACK"/prometheus/rules "$STACK"/alertmanager/secrets \
+    "$STACK"/rotel
 chmod 700 "$STACK"/prometheus/secrets "$STACK"/alertmanager/secrets
 
 # The tokens the service and the stack share: made once, kept in var/stack/service.env (0600),
@@ -64,9 +72,16 @@ OTEL_METRIC_EXPORT_INTERVAL=15000
 METRICS_BEARER_TOKEN=$(token)
 ALERTMANAGER_WEBHOOK_TOKEN=$(token)
 PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
+PROMETHEUS_RULES_FILE=$STACK/prometheus/rules/observability-site.rules.yml
 EOF
     )
 fi
+# A service.env written before the rules went live lacks the rules file: add it.
+if ! grep -q '^PROMETHEUS_RULES_FILE=' "$STACK/service.env"; then
+    echo "PROMETHEUS_RULES_FILE=$STACK/prometheus/rules/observability-site.rules.yml" \
+        >>"$STACK/service.env"
+fi
+RULES_FILE=$(sed -n 's/^PROMETHEUS_RULES_FILE=//p' "$STACK/service.env")
 METRICS_BEARER_TOKEN=$(sed -n 's/^METRICS_BEARER_TOKEN=//p' "$STACK/service.env")
 ALERTMANAGER_WEBHOOK_TOKEN=$(sed -n 's/^ALERTMANAGER_WEBHOOK_TOKEN=//p' "$STACK/service.env")
 printf '%s' "$METRICS_BEARER_TOKEN" >"$STACK/prometheus/secrets/metrics_token"
@@ -80,24 +95,27 @@ printf '%s' "local-routing-key" >"$STACK/alertmanager/secrets/pagerduty_routing_
 OTEL_METRICS_PORTS=$(sed -n 's/^OTEL_EXPORTER_PROMETHEUS_PORT=//p' "$STACK/service.env")
 [ -n "$OTEL_METRICS_PORTS" ] || fail "$STACK/service.env predates OTEL_EXPORTER_PROMETHEUS_PORT: delete it"
 "$BIN/python" - "$ROOT" "$STACK" "$PORT" "$PROMETHEUS_PORT" "$ALERTMANAGER_PORT" "$DEAD_URL" \
-    "$OTEL_METRICS_PORTS" <<'PY'
+    "$OTEL_METRICS_PORTS" "$RULES_FILE" <<'PY'
 import sys
 from pathlib import Path
 
 import yaml
 
 root, stack = Path(sys.argv[1]), Path(sys.argv[2])
-port, prometheus_port, alertmanager_port, dead_url, otel_ports = sys.argv[3:8]
+port, prometheus_port, alertmanager_port, dead_url, otel_ports, rules_file = sys.argv[3:9]
 first, _, last = otel_ports.partition("-")
 
 config = yaml.safe_load((root / "deploy/prometheus/prometheus.yml").read_text())
-config["rule_files"] = [str(root / "deploy/prometheus/rules/*.yml")]
+# The rules the service publishes (PROMETHEUS_RULES_FILE), not the repository's reference copy.
+config["rule_files"] = [str(Path(rules_file).parent / "*.yml")]
 config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [
     f"127.0.0.1:{alertmanager_port}"
 ]
 targets = {
     "observability-site": f"127.0.0.1:{port}",
     "prometheus": f"127.0.0.1:{prometheus_port}",
+    # Once prometheus.yml scrapes Alertmanager (the meta-monitoring rules read its metrics).
+    "alertmanager": f"127.0.0.1:{alertmanager_port}",
 }
 # rotel has no Prometheus endpoint of its own: the collector job is the compose stack's only.
 config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in targets]
@@ -152,6 +170,7 @@ trap 'stop; exit 0' INT TERM
     --config.file="$STACK/alertmanager/alertmanager.yml" \
     --storage.path="$STACK/alertmanager/data" \
     --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" \
+    --web.external-url="http://127.0.0.1:$ALERTMANAGER_PORT" \
     --cluster.listen-address= \
     >"$STACK/alertmanager/alertmanager.log" 2>&1 &
 pids+=($!)
@@ -160,6 +179,7 @@ pids+=($!)
     --config.file="$STACK/prometheus/prometheus.yml" \
     --storage.tsdb.path="$STACK/prometheus/data" \
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
+    --web.external-url="http://127.0.0.1:$PROMETHEUS_PORT" \
     --web.enable-lifecycle \
     --enable-feature=exemplar-storage \
     >"$STACK/prometheus/prometheus.log" 2>&1 &
@@ -187,9 +207,23 @@ for _ in $(seq 60); do
     sleep 0.5
 done
 
+# The rules in force: what the service's database holds, published as a save in the admin
+# would be (reloaded and confirmed); the seeded rules' reference export until it can.
+if (set -a; . "$STACK/service.env"; set +a; cd "$ROOT" \
+    && "$BIN/python" manage.py export_alert_rules) >"$STACK/prometheus/publish.log" 2>&1; then
+    RULES_STATE="published from the service's database"
+elif [ -f "$RULES_FILE" ]; then
+    RULES_STATE="the last rules published (now: see $STACK/prometheus/publish.log)"
+else
+    cp "$ROOT/deploy/prometheus/rules/alert_rules.yml" "$RULES_FILE"
+    curl -fsS -X POST "http://127.0.0.1:$PROMETHEUS_PORT/-/reload" >/dev/null
+    RULES_STATE="the seeded rules, until the service publishes its own (see $STACK/prometheus/publish.log)"
+fi
+
 cat <<EOF
 Local stack running (data and logs in $STACK; Ctrl-C stops it):
-  Prometheus    http://127.0.0.1:$PROMETHEUS_PORT  (/metrics, the OpenTelemetry metrics on $OTEL_METRICS_PORTS, the alert rules)
+  Prometheus    http://127.0.0.1:$PROMETHEUS_PORT  (/metrics, the OpenTelemetry metrics on $OTEL_METRICS_PORTS)
+                rules in $RULES_FILE: $RULES_STATE
   Alertmanager  http://127.0.0.1:$ALERTMANAGER_PORT
   collector     OTLP 127.0.0.1:$OTLP_GRPC_PORT (gRPC), 127.0.0.1:$OTLP_HTTP_PORT (HTTP); what it received: $STACK/rotel/rotel.log
 Start the service in another terminal:

@@ -3,7 +3,8 @@
 The payload is validated whole before anything is written, and written in one transaction,
 so a malformed notification changes nothing. Alertmanager repeats notifications (every
 group_interval while anything in the group changes, every repeat_interval otherwise): each
-repeat updates the row of its episode instead of adding one.
+repeat updates the row of its episode instead of adding one. Events older than
+ALERT_EVENT_RETENTION_DAYS are pruned as new ones arrive (telemetry.alerting.retention).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from rest_framework import serializers
 
+from telemetry.alerting import retention
 from telemetry.models import AlertEvent, AlertStatus
 
 # Alertmanager sends this zero time as endsAt while an alert fires without a known end.
@@ -83,4 +85,6 @@ def record_notification(notification: dict[str, Any]) -> list[AlertEvent]:
             event.notifications += 1
         event.save()
         events.append(event)
+    # Old events go as new ones arrive: no scheduler needed (at most hourly, after commit).
+    transaction.on_commit(retention.prune_if_due)
     return events

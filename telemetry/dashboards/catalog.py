@@ -1,6 +1,7 @@
 """The Prometheus series this service produces: the one list that dashboards
 (telemetry.dashboards.grafana) and alert rules (seeded in telemetry/migrations) are checked
-against.
+against; and, apart (STACK), the series of the parts around it (Prometheus, the collector,
+Alertmanager) that the meta-monitoring rules and the alert panels read.
 
 Names are as Prometheus holds them. The OpenTelemetry instruments arrive over OTLP through the
 collector (or are scraped with OTEL_METRICS_EXPORTER=prometheus); both apply the same
@@ -88,6 +89,22 @@ JOB_QUEUE_WAIT = Series(
     "processing.job.queue_wait",
     "From queued to the first attempt's start.",
 )
+JOBS_OLDEST_QUEUED_AGE = Series(
+    "processing_jobs_oldest_queued_age_seconds",
+    "gauge",
+    (),
+    "processing.jobs.oldest_queued.age",
+    "How long the oldest job still queued has waited; every process reports it (use max).",
+)
+
+# --- Every process's resource (the SDK's Prometheus reader and Prometheus's OTLP receiver).
+TARGET_INFO = Series(
+    "target_info",
+    "gauge",
+    ("service_name", "service_instance_id"),
+    "OpenTelemetry resource",
+    "One series per process reporting OpenTelemetry metrics (its resource attributes).",
+)
 
 # --- The telemetry pipeline's own health (OpenTelemetry SDK self-metrics).
 SPANS_PROCESSED = Series(
@@ -96,6 +113,13 @@ SPANS_PROCESSED = Series(
     ("error_type",),
     "otel.sdk.processor.span.processed",
     "Spans handed to the exporter; error_type=queue_full counts the dropped ones.",
+)
+LOGS_PROCESSED = Series(
+    "otel_sdk_processor_log_processed_total",
+    "counter",
+    ("error_type",),
+    "otel.sdk.processor.log.processed",
+    "Log records handed to the exporter; error_type=queue_full counts the dropped ones.",
 )
 
 # --- Database (django-prometheus engines, scraped from /metrics).
@@ -122,6 +146,8 @@ DB_ERRORS = Series(
 )
 
 ALL = (
+    TARGET_INFO,
+    JOBS_OLDEST_QUEUED_AGE,
     HTTP_SERVER_DURATION,
     HTTP_SERVER_ACTIVE,
     HTTP_CLIENT_DURATION,
@@ -131,6 +157,7 @@ ALL = (
     JOB_DURATION,
     JOB_QUEUE_WAIT,
     SPANS_PROCESSED,
+    LOGS_PROCESSED,
     DB_QUERIES,
     DB_QUERY_DURATION,
     DB_ERRORS,
@@ -140,6 +167,88 @@ ALL = (
 def sample_names() -> frozenset[str]:
     """Every series name the service produces, histogram suffixes included."""
     return frozenset(name for series in ALL for name in series.sample_names())
+
+
+# --- The stack around the service, as Prometheus holds it: Prometheus's own series and those
+# of the scrape jobs prometheus, otel-collector (collector >= 0.120 names its counters with
+# _total; the names are the collector's documented internal metrics) and alertmanager.
+def _stack(name: str, kind: str, labels: tuple[str, ...], source: str, help: str) -> Series:
+    return Series(name, kind, labels, source, help)
+
+
+UP = _stack("up", "gauge", ("job", "instance"), "Prometheus", "1 when the last scrape worked.")
+ALERTS = _stack(
+    "ALERTS", "gauge", ("alertname", "alertstate"), "Prometheus", "Pending and firing alerts."
+)
+PROMETHEUS_OWN = tuple(
+    _stack(name, kind, labels, "Prometheus", help)
+    for name, kind, labels, help in (
+        ("prometheus_rule_group_rules", "gauge", ("rule_group",), "Rules loaded per group."),
+        (
+            "prometheus_rule_evaluation_failures_total",
+            "counter",
+            ("rule_group",),
+            "Rule evaluations that failed.",
+        ),
+        (
+            "prometheus_notifications_errors_total",
+            "counter",
+            ("alertmanager",),
+            "Alerts Prometheus failed to hand to an Alertmanager.",
+        ),
+        (
+            "prometheus_config_last_reload_successful",
+            "gauge",
+            (),
+            "0 after a reload whose configuration or rule files did not load.",
+        ),
+    )
+)
+COLLECTOR = tuple(
+    _stack(name, kind, labels, "OpenTelemetry Collector", help)
+    for name, kind, labels, help in (
+        *(
+            (
+                f"otelcol_receiver_refused_{items}_total",
+                "counter",
+                ("receiver", "transport"),
+                f"{items} a receiver could not push into its pipeline.",
+            )
+            for items in ("spans", "metric_points", "log_records")
+        ),
+        *(
+            (
+                f"otelcol_exporter_send_failed_{items}_total",
+                "counter",
+                ("exporter",),
+                f"{items} an exporter failed to send.",
+            )
+            for items in ("spans", "metric_points", "log_records")
+        ),
+        ("otelcol_exporter_queue_size", "gauge", ("exporter",), "Batches in a sending queue."),
+        ("otelcol_exporter_queue_capacity", "gauge", ("exporter",), "A sending queue's size."),
+    )
+)
+ALERTMANAGER = (
+    _stack(
+        "alertmanager_notifications_failed_total",
+        "counter",
+        ("integration",),
+        "Alertmanager",
+        "Notifications that failed, by integration (webhook, slack, pagerduty...).",
+    ),
+)
+STACK = (UP, ALERTS, *PROMETHEUS_OWN, *COLLECTOR, *ALERTMANAGER)
+
+
+def stack_sample_names(*, sources: tuple[str, ...] | None = None) -> frozenset[str]:
+    """Series names of the stack around the service (of SOURCES only, when given)."""
+    return frozenset(
+        name
+        for series in STACK
+        if sources is None or series.source in sources
+        for name in series.sample_names()
+    )
 
 
 # PromQL words that look like metric names but are not.

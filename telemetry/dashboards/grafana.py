@@ -14,13 +14,14 @@ from typing import Any
 from telemetry.dashboards import catalog as m
 
 PROMETHEUS = {"type": "prometheus", "uid": "prometheus"}
+# The alert list panel filters its rule source by data source *name* (Grafana's alertlist
+# stores the picked data source's name), not by uid: the provisioned name.
+PROMETHEUS_NAME = "Prometheus"
 ELASTICSEARCH = {"type": "elasticsearch", "uid": "elasticsearch"}
 RATE = "$__rate_interval"  # Grafana's window for rate(): at least four scrape intervals
 
 # Series of Prometheus itself (not of the service) that the alert panels read.
-PROMETHEUS_OWN_SERIES = frozenset(
-    {"ALERTS", "prometheus_rule_group_rules", "prometheus_rule_evaluation_failures_total"}
-)
+PROMETHEUS_OWN_SERIES = m.stack_sample_names(sources=("Prometheus",))
 
 
 def _rate(series: m.Series, selector: str = "", suffix: str = "") -> str:
@@ -157,6 +158,13 @@ def _job_panels() -> list[dict[str, Any]]:
             _target(_quantile(0.5, m.JOB_DURATION), "p50", "A"),
             _target(_quantile(0.95, m.JOB_DURATION), "p95", "B", exemplar=True),
         ),
+        _timeseries(
+            "Oldest queued job",
+            "s",
+            _target(f"max({m.JOBS_OLDEST_QUEUED_AGE.name})", "waiting", "A"),
+            description="How long the oldest job still queued has waited; the "
+            "OldestQueuedJobTooOld alert fires above 5 minutes.",
+        ),
     ]
 
 
@@ -211,7 +219,7 @@ def _log_and_alert_panels() -> list[dict[str, Any]]:
                 "maxItems": 20,
                 "sortOrder": 1,
                 "stateFilter": {"firing": True, "pending": True, "noData": False, "error": True},
-                "datasource": PROMETHEUS["uid"],
+                "datasource": PROMETHEUS_NAME,
             },
         },
         _stat(
@@ -236,6 +244,16 @@ def _log_and_alert_panels() -> list[dict[str, Any]]:
                 "A",
             ),
             description="error_type=queue_full: spans dropped because the exporter fell behind.",
+        ),
+        _timeseries(
+            "Log records exported and dropped",
+            "ops",
+            _target(
+                f"sum by (error_type) ({_rate(m.LOGS_PROCESSED)})",
+                "{{error_type}}",
+                "A",
+            ),
+            description="error_type=queue_full: records dropped because the exporter fell behind.",
         ),
     ]
 

@@ -3,9 +3,14 @@
 
 from telemetry.models.alerting import SLO as SLO
 from telemetry.models.alerting import AlertEvent as AlertEvent
+from telemetry.models.alerting import AlertingAuditEntry as AlertingAuditEntry
 from telemetry.models.alerting import AlertRule as AlertRule
 from telemetry.models.alerting import AlertStatus as AlertStatus
+from telemetry.models.alerting import AuditAction as AuditAction
+from telemetry.models.alerting import PublicationOutcome as PublicationOutcome
+from telemetry.models.alerting import RulePublication as RulePublication
 from telemetry.models.alerting import Severity as Severity
+from telemetry.models.alerting import Source as Source
 from telemetry.models.profiling import ProfilingProcessResult as ProfilingProcessResult
 from telemetry.models.profiling import ProfilingRun as ProfilingRun
 from telemetry.models.sampling import SamplingPolicy as SamplingPolicy

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -56,6 +57,12 @@ class AlertRule(models.Model):
     description = models.TextField(
         blank=True, help_text="Annotation: may use Prometheus templates such as {{ $value }}."
     )
+    runbook = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="What to do when it fires: a page of docs/runbooks (e.g. HighErrorRate) or a "
+        "URL. It becomes the runbook_url annotation.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -102,6 +109,12 @@ class SLO(models.Model):
     )
     total_series = models.TextField(help_text="Counter of all events, e.g. metric_total.")
     labels = models.JSONField(default=dict, blank=True, help_text="Extra labels on the alerts.")
+    runbook = models.CharField(
+        max_length=300,
+        blank=True,
+        default="SLOErrorBudgetBurn",
+        help_text="The runbook of its burn-rate alerts: a page of docs/runbooks or a URL.",
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -144,7 +157,7 @@ class AlertEvent(models.Model):
     generator_url = models.TextField(blank=True)
     receiver = models.CharField(max_length=200, blank=True)
     first_received_at = models.DateTimeField(auto_now_add=True)
-    last_received_at = models.DateTimeField(auto_now=True)
+    last_received_at = models.DateTimeField(auto_now=True, db_index=True)
     notifications = models.PositiveIntegerField(default=1)
 
     class Meta:
@@ -171,7 +184,110 @@ class AlertEvent(models.Model):
             "starts_at": self.starts_at.isoformat(),
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
             "receiver": self.receiver,
+            "generator_url": self.generator_url,
             "notifications": self.notifications,
             "first_received_at": self.first_received_at.isoformat(),
             "last_received_at": self.last_received_at.isoformat(),
         }
+
+
+class Source(models.TextChoices):
+    """Where a change came from."""
+
+    ADMIN = "admin", "admin"
+    API = "api", "API"
+    COMMAND = "command", "command"
+    MIGRATION = "migration", "migration"
+
+
+class PublicationOutcome(models.TextChoices):
+    """What became of one attempt to put the rules in force in Prometheus."""
+
+    LIVE = "live", "live: Prometheus loaded it"
+    WRITTEN = "written", "written: no Prometheus to reload (PROMETHEUS_URL unset)"
+    NOT_CONFIRMED = "not_confirmed", "reloaded, but Prometheus does not show these rules"
+    REFUSED = "refused", "refused by Prometheus: the previous file is back"
+    UNREACHABLE = "unreachable", "Prometheus unreachable: the previous file is back"
+    INVALID = "invalid", "refused by promtool: nothing written"
+    BUSY = "busy", "another publish held the lock"
+    NOT_CONFIGURED = "not_configured", "not published: PROMETHEUS_RULES_FILE unset"
+    FAILED = "failed", "failed: the file could not be written"
+
+
+class RulePublication(models.Model):
+    """One attempt to put the enabled rules and SLOs in force: the file it rendered, what
+    promtool and Prometheus said, and which rows (at which version) it held."""
+
+    IN_FORCE = (PublicationOutcome.LIVE, PublicationOutcome.WRITTEN)
+
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField("by", max_length=254, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    outcome = models.CharField(
+        max_length=20, choices=PublicationOutcome.choices, blank=True, db_index=True
+    )
+    message = models.TextField(blank=True)
+    rules_file = models.CharField(max_length=500, blank=True)
+    prometheus_url = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    rule_count = models.PositiveIntegerField(default=0)
+    # "rule:<group>/<name>" and "slo:<name>" -> digest of what the row rendered, so a row
+    # can tell whether its current version is the one in force.
+    contents = models.JSONField(default=dict, blank=True)
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"publication #{self.pk} ({self.outcome or 'running'})"
+
+    @property
+    def in_force(self) -> bool:
+        return self.outcome in self.IN_FORCE
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", "created"
+    CHANGED = "changed", "changed"
+    ENABLED = "enabled", "enabled"
+    DISABLED = "disabled", "disabled"
+    DELETED = "deleted", "deleted"
+    EXPORTED = "exported", "exported"
+    PUBLISHED = "published", "published"
+    RELOADED = "reloaded", "reloaded"
+
+
+class AlertingAuditEntry(models.Model):
+    """Who changed, enabled, disabled, deleted, exported, published or reloaded alert rules
+    and SLOs, from where, and what changed."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text too: the trail must still say who after the account is gone.
+    actor_label = models.CharField("by", max_length=254, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    action = models.CharField(max_length=20, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=20, blank=True)  # alert rule, SLO, rule file
+    target_id = models.PositiveIntegerField(null=True, blank=True)
+    target_label = models.CharField("target", max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)  # field -> [before, after]
+    detail = models.TextField(blank=True)
+    publication = models.ForeignKey(
+        RulePublication, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "alerting audit entry"
+        verbose_name_plural = "alerting audit trail"
+
+    def __str__(self) -> str:
+        return f"{self.actor_label or self.source} {self.action} {self.target_label}"

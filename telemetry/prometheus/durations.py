@@ -35,4 +35,7 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(
         int(n) * factor for n, (_, factor) in zip(match.groups(), _UNITS, strict=True) if n
     )
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # Prometheus caps durations far below this, at about 292 years
+        raise ValueError(f"{text!r} is longer than any duration Prometheus takes") from None

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from telemetry.prometheus.durations import parse_duration
+from telemetry.prometheus.rule_files import runbook_url
 
 ERROR_RATIO_RECORD = "slo:sli_error:ratio_rate{window}"
 OBJECTIVE_RECORD = "slo:objective:ratio"
@@ -52,7 +53,7 @@ def _number(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def slo_rule_groups(slo: Any) -> list[dict[str, Any]]:
+def slo_rule_groups(slo: Any, *, runbook_base_url: str = "") -> list[dict[str, Any]]:
     """The rule groups (recording and alerting) for one SLO, as rule-file data."""
     selector = {"slo": slo.name}
     objective = Decimal(slo.objective) / Decimal(100)
@@ -85,6 +86,15 @@ def slo_rule_groups(slo: Any) -> list[dict[str, Any]]:
                 f' and {short_series}{{slo="{slo.name}"}} > {threshold})'
             )
         kind = "page" if severity == "critical" else "ticket"
+        annotations = {
+            "summary": f"SLO {slo.name} is burning its error budget too fast ({kind})",
+            "description": (
+                f"{slo.description or slo.name}: objective {percent}% over "
+                f"{slo.window}; error ratio {{{{ $value | humanizePercentage }}}}."
+            ),
+        }
+        if url := runbook_url(getattr(slo, "runbook", ""), runbook_base_url):
+            annotations["runbook_url"] = url
         alerts.append(
             {
                 "alert": "SLOErrorBudgetBurn",
@@ -95,13 +105,7 @@ def slo_rule_groups(slo: Any) -> list[dict[str, Any]]:
                     "severity": severity,
                     "burn": kind,
                 },
-                "annotations": {
-                    "summary": f"SLO {slo.name} is burning its error budget too fast ({kind})",
-                    "description": (
-                        f"{slo.description or slo.name}: objective {percent}% over "
-                        f"{slo.window}; error ratio {{{{ $value | humanizePercentage }}}}."
-                    ),
-                },
+                "annotations": annotations,
             }
         )
     return [

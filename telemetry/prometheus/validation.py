@@ -22,6 +22,10 @@ LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # usable in PromQL (ALERTS{alertname="..."}) and routes.
 ALERT_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 MANAGED_LABELS = {"severity": "it comes from the severity field", "alertname": "it is the name"}
+# A runbook is a page of the runbooks directory (a plain file name, so it can never name a
+# path outside it) or a URL.
+RUNBOOK_PAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+RUNBOOK_URL_RE = re.compile(r"^https?://\S+$")
 
 FieldErrors = dict[str, list[str]]
 
@@ -47,7 +51,27 @@ def label_errors(labels: Any, *, managed: dict[str, str] = MANAGED_LABELS) -> li
             problems.append(f"{name!r} cannot be set here: {managed[name]}.")
         if not isinstance(value, str):
             problems.append(f"The value of {name!r} must be a string, got {value!r}.")
+        elif "\x00" in value:
+            problems.append(f"The value of {name!r} contains a NUL character.")
     return problems
+
+
+def runbook_errors(runbook: str) -> list[str]:
+    """What is wrong with a runbook: a page name (e.g. HighErrorRate) or an http(s) URL."""
+    runbook = (runbook or "").strip()
+    if not runbook or RUNBOOK_URL_RE.match(runbook) or RUNBOOK_PAGE_RE.match(runbook):
+        return []
+    return [
+        "Give a runbook page name (letters, digits, '_', '-', '.', e.g. HighErrorRate: "
+        "docs/runbooks/HighErrorRate.md) or an http(s):// URL."
+    ]
+
+
+def _text_errors(errors: FieldErrors, obj: Any, fields: tuple[str, ...]) -> None:
+    # The admin's and the API's forms refuse NUL already; rows made in code get the same.
+    for name in fields:
+        if "\x00" in (getattr(obj, name, "") or ""):
+            _add(errors, name, "NUL characters are not allowed.")
 
 
 def _promtool_field(message: str) -> str:
@@ -80,7 +104,10 @@ def rule_field_errors(rule: Any) -> FieldErrors:
         )
     for problem in label_errors(rule.labels):
         _add(errors, "labels", problem)
-    if rule.group and rule.name:
+    for problem in runbook_errors(getattr(rule, "runbook", "")):
+        _add(errors, "runbook", problem)
+    _text_errors(errors, rule, ("group", "name", "expr", "summary", "description"))
+    if rule.group and rule.name and "group" not in errors and "name" not in errors:
         duplicates = type(rule).objects.filter(group=rule.group, name=rule.name)
         if rule.pk:
             duplicates = duplicates.exclude(pk=rule.pk)
@@ -106,10 +133,21 @@ def slo_field_errors(slo: Any) -> FieldErrors:
         _add(errors, "objective", "The objective is a percentage strictly between 0 and 100.")
     if not is_duration(slo.window or ""):
         _add(errors, "window", f"{slo.window!r} is not a duration like 28d or 30d.")
-    elif parse_duration(slo.window) < MINIMUM_SLO_WINDOW:
-        _add(errors, "window", "The window must be at least 7d: the slowest alert looks at 3d.")
+    else:
+        try:
+            if parse_duration(slo.window) < MINIMUM_SLO_WINDOW:
+                _add(
+                    errors,
+                    "window",
+                    "The window must be at least 7d: the slowest alert looks at 3d.",
+                )
+        except ValueError as exc:
+            _add(errors, "window", str(exc))
     for problem in label_errors(slo.labels, managed={**MANAGED_LABELS, "slo": "it is the name"}):
         _add(errors, "labels", problem)
+    for problem in runbook_errors(getattr(slo, "runbook", "")):
+        _add(errors, "runbook", problem)
+    _text_errors(errors, slo, ("name", "description", "good_series", "total_series"))
     if errors or not (slo.good_series.strip() and slo.total_series.strip()):
         return errors
     # Each series alone first, so an error lands on the field that holds it.

@@ -13,7 +13,6 @@ from bench.overhead_modes import STOCK_CELERY_APP, STOCK_GUNICORN_CONFIG
 from bench.stock_otel.sdk import SERVICE_NAME
 from tests.harness.collector import otlp_env
 from tests.harness.servers import api_token
-from tests.harness.telemetry_fixtures import collector_fixture  # noqa: F401
 from tests.processing.test_jobs_in_a_real_worker import wait_for_job
 
 pytestmark = pytest.mark.e2e

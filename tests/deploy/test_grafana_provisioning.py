@@ -127,3 +127,49 @@ def test_dashboards_are_files_not_api_payloads():
     for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
         dashboard = json.loads(path.read_text())
         assert "dashboard" not in dashboard and "panels" in dashboard, path.name
+
+
+def datasource_references(node, path="") -> list[tuple[str, object]]:
+    """(where, value) of every "datasource" anywhere in a dashboard: panels, targets, panel
+    options (the alert list's filter), templating, annotations."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}"
+            if key == "datasource" and value is not None:
+                found.append((where, value))
+            found += datasource_references(value, where)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found += datasource_references(item, f"{path}[{index}]")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")), ids=lambda p: p.name
+)
+def test_every_datasource_reference_of_a_dashboard_resolves(datasources, path):
+    by_name = {source["name"]: source for source in datasources.values()}
+    references = datasource_references(json.loads(path.read_text()))
+    assert references
+    for where, value in references:
+        if isinstance(value, dict):
+            # {"type", "uid"}: a provisioned uid of that type.
+            assert value.get("uid") in datasources, (where, value)
+            assert datasources[value["uid"]]["type"] == value["type"], (where, value)
+        else:
+            # A bare string is a data source *name* (the alert list panel stores the picked
+            # source's name and filters its rules by it): a provisioned name that can hold
+            # alert rules, or Grafana's own.
+            assert value in by_name or value == "grafana", (where, value)
+            if value in by_name:
+                assert by_name[value]["type"] in ("prometheus", "loki"), (where, value)
+
+
+def test_the_alert_list_filters_on_the_provisioned_prometheus(datasources):
+    dashboard = json.loads(
+        (DEPLOY / "grafana" / "dashboards" / "observability-site.json").read_text()
+    )
+    (panel,) = [p for p in dashboard["panels"] if p["type"] == "alertlist"]
+    # Once the uid ("prometheus"), which names no data source: the panel showed no alert, ever.
+    assert panel["options"]["datasource"] == datasources["prometheus"]["name"] == "Prometheus"

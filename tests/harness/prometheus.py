@@ -24,6 +24,9 @@ PROMETHEUS = "/usr/bin/prometheus"
 # The scrape job of the processes' OpenTelemetry metrics; exists only where Prometheus scrapes
 # them (tests, the local stack), not in compose, where they arrive over OTLP.
 OTEL_JOB = "observability-site-otel"
+# Alertmanager's own metrics (the meta-monitoring rules read them), added where TARGETS names
+# it and the shipped configuration has no such job.
+ALERTMANAGER_JOB = "alertmanager"
 
 
 def otel_scrape_env(ports: list[int]) -> dict[str, str]:
@@ -57,15 +60,17 @@ def prometheus_config(
     targets: dict[str, list[str]],
     alertmanager: str | None = None,
     otel_targets_dir: Path | None = None,
+    rules_dir: Path | None = None,
 ) -> Path:
     """deploy/prometheus/prometheus.yml with 1s intervals, the scrape jobs named in TARGETS
     (job name -> host:port list) pointed at this test's servers and the others dropped, an
-    OTEL_JOB added when TARGETS names it (or, with OTEL_TARGETS_DIR, found from the target
-    files the processes write there: telemetry.pipeline.scrape_targets), and rules read from
-    DIRECTORY/rules."""
+    OTEL_JOB (and ALERTMANAGER_JOB) added when TARGETS names it (or OTEL_JOB found from the
+    target files the processes write in OTEL_TARGETS_DIR: telemetry.pipeline.scrape_targets),
+    and rules read from RULES_DIR/*.yml (DIRECTORY/rules by default)."""
     config = yaml.safe_load((REPO_ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
-    config["rule_files"] = [str(directory / "rules" / "*.yml")]
+    rules_dir = rules_dir or directory / "rules"
+    config["rule_files"] = [str(rules_dir / "*.yml")]
     jobs = []
     for job in config["scrape_configs"]:
         if job["job_name"] in targets:
@@ -73,9 +78,10 @@ def prometheus_config(
             job.pop("authorization", None)  # the test service sets no METRICS_BEARER_TOKEN
             job.pop("scheme", None)
             jobs.append(job)
-    if OTEL_JOB in targets:
-        jobs.append({"job_name": OTEL_JOB, "static_configs": [{"targets": targets[OTEL_JOB]}]})
-    elif otel_targets_dir is not None:
+    for extra in (OTEL_JOB, ALERTMANAGER_JOB):
+        if extra in targets and extra not in {job["job_name"] for job in jobs}:
+            jobs.append({"job_name": extra, "static_configs": [{"targets": targets[extra]}]})
+    if OTEL_JOB not in targets and otel_targets_dir is not None:
         files = [{"files": [str(otel_targets_dir / "*.json")], "refresh_interval": "1s"}]
         jobs.append({"job_name": OTEL_JOB, "file_sd_configs": files})
     config["scrape_configs"] = jobs
@@ -83,7 +89,7 @@ def prometheus_config(
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     else:
         config.pop("alerting", None)
-    (directory / "rules").mkdir(exist_ok=True)
+    rules_dir.mkdir(parents=True, exist_ok=True)
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -96,14 +102,24 @@ def start_prometheus(
     targets: dict[str, list[str]],
     alertmanager: str | None = None,
     otel_targets_dir: Path | None = None,
+    rules_dir: Path | None = None,
+    flags: tuple[str, ...] = (),
 ) -> str:
-    """Start Prometheus for STACK (stopped with it); return its base URL once it is ready."""
+    """Start Prometheus for STACK (stopped with it); return its base URL once it is ready.
+    FLAGS are added to its command line (e.g. --enable-feature=exemplar-storage).
+
+    Its external URL is the address it is reached on, so the generatorURL of its alerts
+    opens here (without it Prometheus names the machine's hostname)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     targets = {**targets}
     targets.setdefault("prometheus", [f"127.0.0.1:{port}"])
     config = prometheus_config(
-        directory, targets=targets, alertmanager=alertmanager, otel_targets_dir=otel_targets_dir
+        directory,
+        targets=targets,
+        alertmanager=alertmanager,
+        otel_targets_dir=otel_targets_dir,
+        rules_dir=rules_dir,
     )
     stack.processes.append(
         start_process(
@@ -114,6 +130,8 @@ def start_prometheus(
                 f"--storage.tsdb.path={directory / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--web.enable-lifecycle",
+                f"--web.external-url=http://127.0.0.1:{port}",
+                *flags,
             ],
             stack.env,
             stack.log_dir,
@@ -143,3 +161,13 @@ def series_names(prometheus_url: str) -> set[str]:
     """Every metric name Prometheus holds."""
     body = httpx.get(f"{prometheus_url}/api/v1/label/__name__/values", timeout=10).json()
     return set(body["data"])
+
+
+def loaded_rules(prometheus_url: str) -> dict[str, list[dict]]:
+    """Rule name -> the rules of that name Prometheus has loaded (GET /api/v1/rules)."""
+    groups = httpx.get(f"{prometheus_url}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    found: dict[str, list[dict]] = {}
+    for group in groups:
+        for rule in group["rules"]:
+            found.setdefault(rule["name"], []).append({**rule, "group": group["name"]})
+    return found

@@ -1,10 +1,10 @@
-"""Exporting rules: the command, the admin download, an empty export, promtool's verdict."""
+"""Exporting rules: the command with --output, the admin download, an empty export,
+promtool's verdict, and where each file says it came from."""
 
 from __future__ import annotations
 
 import io
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
@@ -36,9 +36,21 @@ def test_it_exports_the_seeded_rules_and_promtool_accepts_them(tmp_path):
     out = tmp_path / "rules.yml"
     assert "promtool check rules: OK" in export("--output", str(out), "--check")
     groups = yaml.safe_load(out.read_text())["groups"]
-    alerts = [rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule]
-    assert alerts == ["HighErrorRate", "HighLatency", "TrafficSpike"] + ["SLOErrorBudgetBurn"] * 2
+    alerts = {
+        group["name"]: [rule["alert"] for rule in group["rules"] if "alert" in rule]
+        for group in groups
+    }
+    assert alerts["service_alerts"] == ["HighErrorRate", "HighLatency", "TrafficSpike"]
+    assert alerts["slo-api_availability-alerts"] == ["SLOErrorBudgetBurn"] * 2
+    assert "ServiceTargetDown" in alerts["meta_monitoring"]
+    assert list(alerts) == [  # alert groups in name order, then each SLO's two groups
+        "meta_monitoring",
+        "service_alerts",
+        "slo-api_availability-recordings",
+        "slo-api_availability-alerts",
+    ]
     assert promtool.check_rules_file(out).ok
+    assert out.read_text().startswith("# Written by `manage.py export_alert_rules --output`")
 
 
 def test_the_committed_rule_file_is_the_export_of_the_seeded_rules():
@@ -63,10 +75,11 @@ def test_disabled_rules_are_left_out(tmp_path):
     assert "TrafficSpike" not in text and "HighErrorRate" in text
 
 
-def test_it_writes_to_the_default_path(settings, tmp_path):
-    settings.ALERT_RULES_FILE = str(tmp_path / "deep" / "rules" / "alert_rules.yml")
-    export()
-    assert "HighErrorRate" in Path(settings.ALERT_RULES_FILE).read_text()
+def test_it_writes_a_copy_where_told_creating_the_directories(tmp_path):
+    out = tmp_path / "deep" / "rules" / "alert_rules.yml"
+    assert f"wrote {out}" in export("--output", str(out))
+    assert "HighErrorRate" in out.read_text()
+    assert [p.name for p in out.parent.iterdir()] == ["alert_rules.yml"]  # no temporary left
 
 
 def test_check_refuses_to_write_a_file_promtool_rejects(tmp_path):
@@ -110,6 +123,10 @@ def test_the_admin_action_downloads_the_selected_enabled_rules(staff):
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith('attachment; filename="alert_rules-')
     text = response.content.decode()
+    # It says where it came from: the admin, by whom; not the command.
+    first_line = text.splitlines()[0]
+    assert first_line.startswith(f"# Downloaded from the admin by {staff.email} at ")
+    assert "export_alert_rules" not in text
     assert "HighErrorRate" in text and "HighLatency" not in text
     assert "SLOErrorBudgetBurn" not in text
     assert promtool.check_rules_text(text).ok

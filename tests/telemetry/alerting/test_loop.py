@@ -15,20 +15,21 @@ shipped configuration.
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-from tests.harness.downstreams import serving
+from tests.harness.alertmanager import (
+    ALERTMANAGER,
+    WEBHOOK_PATH,
+    alertmanager_config,
+    receiving_sink,
+    start_alertmanager,
+)
 from tests.harness.prometheus import (
     OTEL_JOB,
     PROMETHEUS,
@@ -37,14 +38,11 @@ from tests.harness.prometheus import (
     query,
     start_prometheus,
 )
-from tests.harness.servers import Stack, api_token, free_port, manage, start_process
-from tests.paths import REPO_ROOT
+from tests.harness.servers import Stack, api_token, free_port, manage
 
 pytestmark = pytest.mark.e2e
 
 
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-WEBHOOK_PATH = "/api/telemetry/alertmanager/webhook"
 WEBHOOK_TOKEN = "e2e-webhook-token"
 
 # Short windows so the alert fires and resolves within seconds, not the shipped minutes.
@@ -79,62 +77,9 @@ def wait_for(what: str, probe, timeout: float, stack: Stack):
     raise AssertionError(f"{what}: not within {timeout}s\n{stack.logs()}")
 
 
-@contextmanager
-def slack_sink() -> Iterator[tuple[str, list[dict]]]:
-    """A local stand-in for Slack's incoming webhook: answers 200 and keeps what it got.
-
-    Not a dead port: Alertmanager retries a failing integration until the notification's
-    timeout (at least 10s) before the group can flush again, which delays the webhook's
-    resolved notification by up to that much."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    with serving(Handler) as base_url:
-        yield f"{base_url}/slack", received
-
-
-def alertmanager_config(tmp: Path, webhook_url: str, slack_url: str, dead_url: str) -> Path:
-    """The shipped configuration, with secrets as files in TMP, the receivers pointed at this
-    test (the service's webhook; a local sink instead of Slack and a dead local port instead
-    of PagerDuty, so nothing leaves the machine) and grouping shortened."""
-    config = yaml.safe_load(
-        (REPO_ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text()
-    )
-    secrets = tmp / "secrets"
-    secrets.mkdir()
-    (secrets / "webhook_token").write_text(WEBHOOK_TOKEN)
-    (secrets / "slack_webhook_url").write_text(slack_url)
-    (secrets / "pagerduty_routing_key").write_text("e2e-routing-key")
-    config["route"].update(group_wait="1s", group_interval="1s", repeat_interval="1h")
-    for receiver in config["receivers"]:
-        for webhook in receiver.get("webhook_configs", []):
-            webhook["url"] = webhook_url
-            webhook["http_config"]["authorization"]["credentials_file"] = str(
-                secrets / "webhook_token"
-            )
-        for slack in receiver.get("slack_configs", []):
-            slack["api_url_file"] = str(secrets / "slack_webhook_url")
-        for pagerduty in receiver.get("pagerduty_configs", []):
-            pagerduty["routing_key_file"] = str(secrets / "pagerduty_routing_key")
-            pagerduty["url"] = dead_url
-    path = tmp / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 @pytest.fixture
 def slack():
-    with slack_sink() as sink:
+    with receiving_sink() as sink:
         yield sink
 
 
@@ -142,27 +87,18 @@ def test_the_error_rate_alert_fires_reaches_the_webhook_and_resolves(stack, tmp_
     slack_url, slack_messages = slack
     dead_port = free_port()  # nothing listens here: the downstream "is down"
     dead_url = f"http://127.0.0.1:{dead_port}/down"
-    web_port, am_port = free_port(), free_port()
+    web_port = free_port()
     # One port per gunicorn worker (gunicorn.conf.py: GUNICORN_WORKERS, 2 by default).
     web_metrics = free_port_range(2)
-    am_dir = tmp_path / "alertmanager"
-    am_dir.mkdir()
-    am = f"http://127.0.0.1:{am_port}"
     webhook_url = f"http://127.0.0.1:{web_port}{WEBHOOK_PATH}"
-    stack.processes.append(
-        start_process(
-            "alertmanager",
-            [
-                ALERTMANAGER,
-                f"--config.file={alertmanager_config(am_dir, webhook_url, slack_url, dead_url)}",
-                f"--storage.path={am_dir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{am_port}",
-                "--cluster.listen-address=",  # a single instance: no gossip port
-            ],
-            stack.env,
-            stack.log_dir,
-        )
+    config = alertmanager_config(
+        tmp_path / "alertmanager",
+        webhook_url=webhook_url,
+        token=WEBHOOK_TOKEN,
+        slack_url=slack_url,
+        pagerduty_url=dead_url,
     )
+    am = start_alertmanager(stack, tmp_path / "alertmanager", config)
     prom = start_prometheus(
         stack,
         tmp_path / "prometheus",
@@ -170,7 +106,7 @@ def test_the_error_rate_alert_fires_reaches_the_webhook_and_resolves(stack, tmp_
             "observability-site": [f"127.0.0.1:{web_port}"],
             OTEL_JOB: [f"127.0.0.1:{port}" for port in web_metrics],
         },
-        alertmanager=f"127.0.0.1:{am_port}",
+        alertmanager=am.removeprefix("http://"),
     )
     base_url = stack.start_web(
         port=web_port,
@@ -181,7 +117,6 @@ def test_the_error_rate_alert_fires_reaches_the_webhook_and_resolves(stack, tmp_
     )
     token = api_token(base_url, stack)
     api = httpx.Client(base_url=base_url, headers={"Authorization": f"Token {token}"}, timeout=10)
-    wait_for("Alertmanager ready", lambda: httpx.get(f"{am}/-/ready").status_code == 200, 30, stack)
 
     # The rules come from the database: shortened, validated (promtool), exported, reloaded.
     manage(stack.env, "shell", "-c", SHORTEN_RULE)
@@ -261,6 +196,8 @@ def test_the_error_rate_alert_fires_reaches_the_webhook_and_resolves(stack, tmp_
     )
     assert failed["metric"] == {"http_route": "/api/process"}
     assert fired["ends_at"] is None
+    # Prometheus started with its external URL: the link back names the address it is on.
+    assert fired["generator_url"].startswith(f"{prom}/graph?g0.expr=")
 
     (resolved,), resolve_seconds = wait_for(
         "HighErrorRate resolved in the webhook",

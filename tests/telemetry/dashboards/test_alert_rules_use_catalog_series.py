@@ -1,5 +1,7 @@
-"""Every series the alert rules read is one the service produces (telemetry/dashboards/catalog.py):
-the committed export in deploy/prometheus/rules and a fresh export of the seeded rows.
+"""Every series the alert rules read is one the service produces (telemetry/dashboards/catalog.py),
+or, for the meta-monitoring rules, one the stack around it produces (catalog.STACK: Prometheus,
+the collector, Alertmanager): the committed export in deploy/prometheus/rules and a fresh
+export of the seeded rows.
 
 A rule on a name nobody emits never fires, and nothing says so: Prometheus evaluates it
 happily to an empty result. That is how the rules outlived django-prometheus's request series.
@@ -48,7 +50,7 @@ def unknown_series(text: str) -> list[str]:
     outputs of the file's own recording rules are not series of the service."""
     rules = rules_of(text)
     recorded = {rule["record"] for rule in rules if "record" in rule}
-    known = metric_catalog.sample_names() | recorded
+    known = metric_catalog.sample_names() | metric_catalog.stack_sample_names() | recorded
     return [
         f"{rule.get('alert') or rule['record']}: {name}"
         for rule in rules
@@ -104,3 +106,18 @@ def test_every_recording_rule_a_rule_reads_is_in_the_file():
     for rule in rules:
         colon_names = {name for name in series_in(rule["expr"]) if ":" in name}
         assert colon_names <= recorded, rule
+
+
+def test_the_meta_monitoring_rules_read_the_stack_and_the_new_gauge():
+    rules = [
+        rule
+        for group in yaml.safe_load(RULE_FILE.read_text())["groups"]
+        if group["name"] == "meta_monitoring"
+        for rule in group["rules"]
+    ]
+    read = set().union(*(series_in(rule["expr"]) for rule in rules))
+    assert {"up", "target_info", "processing_jobs_oldest_queued_age_seconds"} <= read
+    assert read & metric_catalog.stack_sample_names(sources=("OpenTelemetry Collector",))
+    assert read & metric_catalog.stack_sample_names(sources=("Alertmanager",))
+    # A stack series is not passed off as one of the service's.
+    assert not metric_catalog.stack_sample_names() & metric_catalog.sample_names()

@@ -83,6 +83,8 @@ def test_the_seeds_four_panels_and_the_job_panels_are_there():
         "Job duration p50 / p95",
         "Warnings and errors",
         "Firing and pending alerts",
+        "Oldest queued job",
+        "Log records exported and dropped",
     } <= titles
 
 
