@@ -91,12 +91,14 @@ def stored_values(row: Model) -> dict[str, Any]:
     """The row's tracked fields as the database holds them now ({} for a new row)."""
     if row.pk is None:
         return {}
-    stored = type(row).objects.filter(pk=row.pk).values(*tracked_fields(row)).first()
+    stored = type(row)._default_manager.filter(pk=row.pk).values(*tracked_fields(row)).first()
     return {name: _plain(value) for name, value in (stored or {}).items()}
 
 
 def target_label(row: Model) -> str:
-    return f"{row.group}/{row.name}" if isinstance(row, AlertRule) else str(row.name)
+    if isinstance(row, AlertRule):
+        return f"{row.group}/{row.name}"
+    return str(getattr(row, "name", row))
 
 
 def target_type(row: Model) -> str:

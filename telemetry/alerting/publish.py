@@ -83,4 +83,5 @@ def row_digest(row: AlertRule | SLO) -> str:
 
 def contents_of(rules: Iterable[AlertRule], slos: Iterable[SLO]) -> dict[str, str]:
     """row key -> digest, for every row a rule file holds."""
-    return {row_key(row): row_digest(row) for row in [*rules, *slos]}
+    rows: list[AlertRule | SLO] = [*rules, *slos]
+    return {row_key(row): row_digest(row) for row in rows}

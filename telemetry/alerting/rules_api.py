@@ -40,7 +40,9 @@ from telemetry.prometheus import validation
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(
+    # The error body's key is "fields" (common.api_errors); DRF's metaclass moves declared
+    # fields off the class, so Serializer.fields (the property the stubs see) is untouched.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()), required=False
     )
 
@@ -100,7 +102,7 @@ class _LiveRowSerializer(serializers.ModelSerializer):
     publish_status = serializers.SerializerMethodField()
 
     @extend_schema_field(PublishStatusSerializer)
-    def get_publish_status(self, row: Model) -> dict[str, Any]:
+    def get_publish_status(self, row: AlertRule | SLO) -> dict[str, Any]:
         history = self.context.get("history") or PublicationHistory.load()
         return history.state_of(row).as_dict()
 
@@ -110,7 +112,8 @@ class _LiveRowSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The same checks as the admin's form (Model.clean): names, durations, labels,
         # uniqueness, promtool. They need the whole row: the stored one with the changes.
-        candidate = copy.copy(self.instance) if self.instance else self.Meta.model()
+        model: type[Model] = self.Meta.model
+        candidate = copy.copy(self.instance) if self.instance else model()
         for name, value in attrs.items():
             setattr(candidate, name, value)
         errors = self.field_errors(candidate)
@@ -174,7 +177,7 @@ class SLOSerializer(_LiveRowSerializer):
         # The name's uniqueness is checked in validate(), after the field checks (a NUL
         # character must never reach a database query).
         validators: list = []
-        extra_kwargs = {"name": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"name": {"validators": []}}
 
     def field_errors(self, candidate: Model) -> dict[str, list[str]]:
         errors = validation.slo_field_errors(candidate)
@@ -240,7 +243,7 @@ class _RowApi(GenericAPIView):
     model: type[Model]
 
     def get_queryset(self):
-        return self.model.objects.all()
+        return self.model._default_manager.all()
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "history": PublicationHistory.load()}
@@ -251,7 +254,7 @@ class _RowApi(GenericAPIView):
         data["publication"] = PublicationSerializer(publication).data
         return Response(data, status=code)
 
-    def _save(self, serializer: serializers.ModelSerializer) -> Response:
+    def _save(self, serializer: serializers.BaseSerializer) -> Response:
         serializer.is_valid(raise_exception=True)
         before = audit.stored_values(serializer.instance) if serializer.instance else {}
         with transaction.atomic():
