@@ -33,14 +33,18 @@ ENV PATH=/opt/venv/bin:$PATH \
     PORT=8000
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app \
-    && install -d -o app -g app -m 0750 /var/lib/observability-site
+    && install -d -o app -g app -m 0750 /var/lib/observability-site \
+    && install -d -o app -g app -m 0755 /var/lib/observability-site/rules
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY manage.py ./
+COPY common/ common/
 COPY observability_site/ observability_site/
 COPY users/ users/
 COPY processing/ processing/
 COPY telemetry/ telemetry/
+# The runbooks the admin shows beside an alert event (telemetry.alerting.runbooks).
+COPY docs/runbooks/ docs/runbooks/
 USER app:app
 EXPOSE 8000
 CMD ["gunicorn", "-c", "observability_site/gunicorn.conf.py", "observability_site.wsgi"]

@@ -53,7 +53,7 @@ command -v amtool >/dev/null || fail "no amtool: apt-get install prometheus-aler
 [ -x "$BIN/python" ] || fail "no $BIN/python: run make install first"
 
 mkdir -p "$STACK"/prometheus/secrets "$STACK"/prometheus/rules "$STACK"/alertmanager/secrets \
-    "$STACK"/rotel
+    "$STACK"/rotel "$STACK"/prometheus/otel-targets
 chmod 700 "$STACK"/prometheus/secrets "$STACK"/alertmanager/secrets
 
 # The tokens the service and the stack share: made once, kept in var/stack/service.env (0600),
@@ -73,8 +73,13 @@ METRICS_BEARER_TOKEN=$(token)
 ALERTMANAGER_WEBHOOK_TOKEN=$(token)
 PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 PROMETHEUS_RULES_FILE=$STACK/prometheus/rules/observability-site.rules.yml
+TELEMETRY_PROMETHEUS_TARGETS_DIR=$STACK/prometheus/otel-targets
 EOF
     )
+fi
+# A service.env written before the processes announced their ports lacks the directory.
+if ! grep -q '^TELEMETRY_PROMETHEUS_TARGETS_DIR=' "$STACK/service.env"; then
+    echo "TELEMETRY_PROMETHEUS_TARGETS_DIR=$STACK/prometheus/otel-targets" >>"$STACK/service.env"
 fi
 # A service.env written before the rules went live lacks the rules file: add it.
 if ! grep -q '^PROMETHEUS_RULES_FILE=' "$STACK/service.env"; then
@@ -103,7 +108,6 @@ import yaml
 
 root, stack = Path(sys.argv[1]), Path(sys.argv[2])
 port, prometheus_port, alertmanager_port, dead_url, otel_ports, rules_file = sys.argv[3:9]
-first, _, last = otel_ports.partition("-")
 
 config = yaml.safe_load((root / "deploy/prometheus/prometheus.yml").read_text())
 # The rules the service publishes (PROMETHEUS_RULES_FILE), not the repository's reference copy.
@@ -121,12 +125,15 @@ targets = {
 config["scrape_configs"] = [job for job in config["scrape_configs"] if job["job_name"] in targets]
 for job in config["scrape_configs"]:
     job["static_configs"] = [{"targets": [targets[job["job_name"]]]}]
-# The OpenTelemetry metrics, served by each process of the service on a port of the range.
+# The OpenTelemetry metrics, served by each process of the service on a port of the range:
+# each process writes the port it took into otel-targets/ and removes it when it stops
+# (TELEMETRY_PROMETHEUS_TARGETS_DIR), so Prometheus scrapes exactly the processes that run,
+# not the whole range (whose unused ports would show as down targets).
 config["scrape_configs"].append(
     {
         "job_name": "observability-site-otel",
-        "static_configs": [
-            {"targets": [f"127.0.0.1:{p}" for p in range(int(first), int(last or first) + 1)]}
+        "file_sd_configs": [
+            {"files": [str(stack / "prometheus/otel-targets/*.json")], "refresh_interval": "5s"}
         ],
     }
 )

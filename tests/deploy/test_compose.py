@@ -174,7 +174,9 @@ def test_web_worker_and_migrate_run_the_one_image(services):
         "gunicorn -c observability_site/gunicorn.conf.py observability_site.wsgi"
     )
     assert commands["worker"].startswith("celery -A observability_site worker")
-    assert commands["migrate"] == "python manage.py migrate --noinput"
+    assert commands["migrate"].startswith(
+        "sh -c python manage.py migrate --noinput && { python manage.py export_alert_rules"
+    )
     assert len({services[name]["image"] for name in commands}) == 1
 
 
@@ -308,7 +310,11 @@ def test_prometheus_runs_with_the_otlp_receiver_and_exemplars(services):
     assert "--web.enable-otlp-receiver" in command
     assert "--enable-feature=exemplar-storage" in command
     assert "--web.enable-lifecycle" in command
-    assert "./prometheus/rules:/etc/prometheus/rules:ro" in services["prometheus"]["volumes"]
+    # The rules the service publishes (web, migrate) into the volume Prometheus reads.
+    assert "prometheus-rules:/etc/prometheus/live:ro" in services["prometheus"]["volumes"]
+    for writer in ("web", "migrate"):
+        assert "prometheus-rules:/var/lib/observability-site/rules" in services[writer]["volumes"]
+    assert "--web.external-url=http://127.0.0.1:9090" in command
 
 
 class TestDockerfile:
@@ -374,15 +380,20 @@ def test_the_local_stack_renders_configurations_its_tools_accept(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     prometheus = yaml.safe_load((tmp_path / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
     targets = {
-        job["job_name"]: job["static_configs"][0]["targets"] for job in prometheus["scrape_configs"]
+        name: job["static_configs"][0]["targets"]
+        for name, job in jobs.items()
+        if "static_configs" in job
     }
     assert targets == {
         "observability-site": ["127.0.0.1:18000"],
         "prometheus": ["127.0.0.1:9090"],
-        # Each process of the service serves its OpenTelemetry metrics on a port of the range.
-        "observability-site-otel": ["127.0.0.1:19464", "127.0.0.1:19465", "127.0.0.1:19466"],
+        "alertmanager": ["127.0.0.1:9093"],
     }
+    # Each process of the service announces the port it took (telemetry.pipeline.scrape_targets).
+    (found,) = jobs["observability-site-otel"]["file_sd_configs"]
+    assert found["files"] == [str(tmp_path / "prometheus" / "otel-targets" / "*.json")]
     alertmanager = yaml.safe_load((tmp_path / "alertmanager" / "alertmanager.yml").read_text())
     for receiver in alertmanager["receivers"]:
         for webhook in receiver["webhook_configs"]:
@@ -390,6 +401,7 @@ def test_the_local_stack_renders_configurations_its_tools_accept(tmp_path):
     service_env = (tmp_path / "service.env").read_text()
     assert "OTEL_METRICS_EXPORTER=otlp,prometheus\n" in service_env
     assert "OTEL_EXPORTER_PROMETHEUS_PORT=19464-19466\n" in service_env
+    assert f"TELEMETRY_PROMETHEUS_TARGETS_DIR={tmp_path}/prometheus/otel-targets\n" in service_env
     token = re.search(r"^METRICS_BEARER_TOKEN=([0-9a-f]{48})$", service_env, re.M).group(1)
     assert (tmp_path / "prometheus" / "secrets" / "metrics_token").read_text() == token
     assert (tmp_path / "service.env").stat().st_mode & 0o077 == 0
