@@ -58,8 +58,9 @@ class Cluster:
     def get(self) -> harness.SeveralHosts:
         if self.hosts is None or self.spent:
             self.close()
-            self._context = harness.several_hosts(self._factory.mktemp("hosts"))
-            self.hosts = self._context.__enter__()
+            context = harness.several_hosts(self._factory.mktemp("hosts"))
+            self.hosts = context.__enter__()  # a failed build removed what it made
+            self._context = context
             self.token = api_token(self.hosts.lb.url, self.hosts.stack)
             self.spent = False
         return self.hosts
