@@ -5,6 +5,12 @@ rotel's debug exporter prints every span, metric and log record it receives in t
 OpenTelemetry Collector's "detailed" text layout; `received()` turns that into plain dicts
 the tests query. The collector can be stopped and started again on the same port, to test
 what the service does while its collector is away.
+
+The same class runs the collector tier of several hosts (tests/harness/several_hosts.py):
+inside a host (`wrap`, the host's `ip netns exec`), on the host's address (`host`), as an
+agent that forwards everything over OTLP/gRPC to a gateway (`forward_to`) and stamps what it
+forwards with the host's identity (`resource_attributes`), printing nothing or only some
+signals (`debug_signals`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ _COLUMNS = {
     "Kind": "kind",
     "Body": "body",
     "Status code": "status",
+    "Start time": "start_time",  # nanoseconds since the epoch
+    "End time": "end_time",
 }
 _VALUE = re.compile(r"^(Str|Int|Double|Bool|Bytes|Map|Slice|Empty)\((.*)\)$", re.S)
 
@@ -97,6 +105,7 @@ def parse(text: str) -> Received:
         if stripped.startswith("Span #"):
             item = {"resource": resource, "attributes": {}, "kind": "", "name": ""}
             item.update(trace_id="", span_id="", parent_id="", status="", events=[])
+            item.update(start_time="", end_time="")
             received.spans.append(item)
             attributes = None
             continue
@@ -151,23 +160,41 @@ def parse(text: str) -> Received:
     return received
 
 
+def start_seconds(span: dict[str, Any]) -> float:
+    """When SPAN started, in seconds since the epoch (the clock of time.time())."""
+    return int(span["start_time"]) / 1e9
+
+
 @dataclass
 class Collector:
-    """rotel-agent listening for OTLP/gRPC (and OTLP/HTTP) on 127.0.0.1."""
+    """rotel-agent listening for OTLP/gRPC (and OTLP/HTTP) on 127.0.0.1, or on `host`."""
 
     log_dir: Path
     grpc_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     popen: subprocess.Popen | None = None
     log_paths: list[Path] = field(default_factory=list)
+    # Where it listens (and is probed from this process): another address of this machine,
+    # such as a host's on a test network (tests/harness/netns.py).
+    host: str = "127.0.0.1"
+    # A command prefix to run it with: a host's `ip netns exec <namespace>`.
+    wrap: list[str] = field(default_factory=list)
+    # An OTLP/gRPC endpoint to forward everything to (an agent in front of a gateway);
+    # None: received data is printed and dropped (the blackhole exporter).
+    forward_to: str | None = None
+    # Set on the resource of everything it receives (rotel's --otel-resource-attributes
+    # overwrites a key the sender set): an agent says which host the data came through.
+    resource_attributes: dict[str, str] = field(default_factory=dict)
+    # The signals it prints, for `received()`.
+    debug_signals: tuple[str, ...] = ("traces", "metrics", "logs")
 
     @property
     def grpc_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.grpc_port}"
+        return f"http://{self.host}:{self.grpc_port}"
 
     @property
     def http_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     def start(self) -> None:
         """Start (or start again, on the same ports) and wait until it accepts connections."""
@@ -175,23 +202,27 @@ class Collector:
         log_path = self.log_dir / f"rotel-{len(self.log_paths)}.log"
         self.log_paths.append(log_path)
         args = [
+            *self.wrap,
             str(ROTEL_AGENT),
             "start",
             "--otlp-grpc-endpoint",
-            f"127.0.0.1:{self.grpc_port}",
+            f"{self.host}:{self.grpc_port}",
             "--otlp-http-endpoint",
-            f"127.0.0.1:{self.http_port}",
-            "--exporter",
-            "blackhole",
-            "--debug-log",
-            "traces",
-            "--debug-log",
-            "metrics",
-            "--debug-log",
-            "logs",
-            "--debug-log-verbosity",
-            "detailed",
+            f"{self.host}:{self.http_port}",
         ]
+        if self.forward_to:
+            args += ["--exporter", "otlp", "--otlp-exporter-endpoint", self.forward_to]
+            # A gateway that is not up yet is retried after 1 s, not rotel's default 5 s.
+            args += ["--otlp-exporter-retry-initial-backoff", "1s"]
+        else:
+            args += ["--exporter", "blackhole"]
+        for signal_name in self.debug_signals:
+            args += ["--debug-log", signal_name]
+        if self.debug_signals:
+            args += ["--debug-log-verbosity", "detailed"]
+        if self.resource_attributes:
+            pairs = ",".join(f"{k}={v}" for k, v in self.resource_attributes.items())
+            args += ["--otel-resource-attributes", pairs]
         with log_path.open("wb") as log:
             self.popen = subprocess.Popen(
                 args,
@@ -206,7 +237,7 @@ class Collector:
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
                 raise AssertionError(f"rotel-agent exited:\n{self.output()}")
-            if _accepts(self.grpc_port) and _accepts(self.http_port):
+            if _accepts(self.grpc_port, self.host) and _accepts(self.http_port, self.host):
                 return
             time.sleep(0.1)
         raise AssertionError(f"rotel-agent did not listen in 20s:\n{self.output()}")
@@ -254,10 +285,10 @@ class Collector:
             time.sleep(0.3)
 
 
-def _accepts(port: int) -> bool:
+def _accepts(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        return sock.connect_ex((host, port)) == 0
 
 
 @contextlib.contextmanager

@@ -36,6 +36,26 @@ PROCESS_STARTERS = {
     "tests.harness.jobs": frozenset({"queue_job"}),
     "tests.harness.fixtures": frozenset({"stack"}),
     "tests.harness.telemetry_fixtures": frozenset({"collector_fixture"}),
+    # Namespaces and links are made by `ip` commands: as root, and only in e2e tests.
+    "tests.harness.netns": frozenset(
+        {
+            "ip",
+            "unavailable_reason",
+            "Host",
+            "Network",
+            "host_network",
+            "remove_leftovers",
+            "_namespaces",
+            "_pids_in",
+            "_kill_all_in",
+            "_remove_namespace",
+            "_unused_subnet",
+        }
+    ),
+    "tests.harness.haproxy": frozenset({"start_haproxy"}),
+    "tests.harness.several_hosts": frozenset(
+        {"several_hosts", "SeveralHosts", "_collector", "_host_env", "_start_redis"}
+    ),
 }
 
 

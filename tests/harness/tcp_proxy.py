@@ -1,5 +1,7 @@
 """A TCP relay on 127.0.0.1 that a test can cut and restore, to take a real server (here
-PostgreSQL) away from the service and give it back without restarting either."""
+PostgreSQL) away from the service and give it back without restarting either. It can also
+listen on another address of this machine (`listen_host`): the root namespace's end of a
+test network (tests/harness/netns.py), so that hosts reach the machine's own servers."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ import threading
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self, target_host: str, target_port: int, *, listen_host: str = "127.0.0.1"
+    ) -> None:
         self.target = (target_host, target_port)
+        self.listen_host = listen_host
         self.port = 0
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -19,7 +24,7 @@ class TcpProxy:
     def start(self) -> None:
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.listen_host, self.port))
         listener.listen(64)
         self.port = listener.getsockname()[1]
         self._listener = listener
