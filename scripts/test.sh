@@ -48,6 +48,22 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
     $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk
 fi
 
+# --- The several-host test (tests/deploy/test_several_hosts.py): Debian's HAProxy and a
+# redis-server of its own in network namespaces (iproute2). Installed only when missing;
+# only a service just installed is stopped (the machine's Redis may be this package).
+for pair in haproxy:haproxy redis-server:redis-server ip:iproute2; do
+    binary=${pair%%:*} package=${pair##*:}
+    if ! command -v "$binary" >/dev/null && [ ! -x "/usr/sbin/$binary" ]; then
+        echo "== installing $package"
+        export DEBIAN_FRONTEND=noninteractive
+        SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq --no-install-recommends "$package"
+        [ "$package" = iproute2 ] || $SUDO systemctl disable --now "$package" >/dev/null 2>&1 \
+            || $SUDO service "$package" stop >/dev/null 2>&1 || true
+    fi
+done
+
 # --- The buffering proxy in front of gunicorn (deploy/nginx): `nginx -t` on the rendered
 # configuration and the slow-client tests run Debian's nginx on free ports. Its package
 # starts a service on :80; that must not keep running.
