@@ -210,13 +210,15 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_CLIENT_IP_CALLABLE = "common.client_address.client_address"
 # The same account whatever case or width it is typed in (users.models.normalize_email).
 AXES_USERNAME_CALLABLE = "users.login.attempted_username"
+# The admin's form and POST /api/auth/token both name the email field "username".
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_LOCKOUT_CALLABLE = "users.login.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-# axes' own log lines carry the attempted email and address; the audit rows have them, the
-# logs (and so the OTLP exporter) must not.
+# axes' own log lines carry the attempted email: the audit rows keep it, the logs (and so
+# the OTLP exporter) must not. Its logger is quiet below ERROR (LOGGING); users.login logs
+# each lockout without the email.
 AXES_VERBOSE = False
-AXES_SENSITIVE_PARAMETERS = ["password", "username"]
 
 # Any: the overrides below add a nested dict to this flat one.
 SPECTACULAR_SETTINGS: dict[str, Any] = {
@@ -373,6 +375,8 @@ LOGGING = {
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # django-axes logs attempted emails at INFO and WARNING (users.login logs lockouts).
+        "axes": {"level": "ERROR"},
         # The exporters' retry chatter while a collector is down: one warning is enough.
         "opentelemetry": {"level": "ERROR"},
         "opentelemetry.sdk": {"level": "WARNING"},

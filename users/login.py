@@ -3,9 +3,12 @@ caller gets back. settings.AXES_USERNAME_CALLABLE and AXES_LOCKOUT_CALLABLE name
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.conf import settings
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from common.api_errors import error_body
@@ -20,6 +23,18 @@ def attempted_username(request: HttpRequest, credentials: dict[str, Any] | None)
     if raw is None:
         raw = request.POST.get(field, "") if hasattr(request, "POST") else ""
     return normalize_email(str(raw))[:255]
+
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(user_locked_out, dispatch_uid="users-log-lockout")
+def log_lockout(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    # Which address and where, not which account: the email stays in the audit rows.
+    logger.warning(
+        "login locked out after repeated failures",
+        extra={"client_address": ip_address, "path": getattr(request, "path", "")},
+    )
 
 
 def lockout_seconds() -> int:
