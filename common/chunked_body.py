@@ -43,5 +43,6 @@ class ChunkedBodyMiddleware:
                     status=413,
                 )
             meta["CONTENT_LENGTH"] = str(len(body))
-            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[attr-defined]
+            # Django's own attribute for the body stream (WSGIRequest.__init__ sets it so).
+            request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
         return self.get_response(request)

@@ -25,7 +25,9 @@ _WRITES = {"POST", "PUT", "PATCH"}
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable, e.g. invalid, not_found, throttled.")
     message = serializers.CharField()
-    fields = serializers.DictField(
+    # The response's key is "fields", which Serializer.fields is too: DRF's metaclass moves
+    # declared fields off the class, so only the type checker sees the clash.
+    fields = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Invalid input only: the messages of each field.",

@@ -41,15 +41,20 @@ def lockout_seconds() -> int:
     return int(settings.AXES_COOLOFF_TIME * 3600)
 
 
+def lockout_message() -> str:
+    minutes = max(1, lockout_seconds() // 60)
+    return (
+        "Too many failed login attempts for this account or from this address; "
+        f"try again in {minutes} minutes."
+    )
+
+
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
 ) -> HttpResponse:
     """429 with Retry-After: the one error shape for the API, a short page for the admin."""
     seconds = lockout_seconds()
-    message = (
-        "Too many failed login attempts for this account or from this address; "
-        f"try again in {max(1, seconds // 60)} minutes."
-    )
+    message = lockout_message()
     headers = {"Retry-After": str(seconds)}
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("locked_out", message), status=429, headers=headers)

@@ -7,6 +7,17 @@ from users.models import User, normalize_email
 from users.services import account_errors
 
 
+class NormalizedEmailField(StrictEmailField):
+    """An email normalised (users.models.normalize_email) before it is validated: a
+    fullwidth "\uff24ana@example.com" is the account "dana@example.com", not an invalid or a
+    new address."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = normalize_email(data)
+        return super().to_internal_value(data)
+
+
 class UserOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
@@ -15,7 +26,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
 
 
 class UserCreateInputSerializer(serializers.Serializer):
-    email = StrictEmailField(max_length=254)
+    email = NormalizedEmailField(max_length=254)
     name = StrictCharField(max_length=150)
     password = StrictCharField(
         required=False, write_only=True, min_length=8, max_length=128, trim_whitespace=False

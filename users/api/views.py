@@ -9,9 +9,12 @@ from rest_framework import permissions, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.api_errors import error_body
+from common.json_parser import BoundedJSONParser
 from common.throttles import ScopedRateThrottle
 from users import login, selectors, services
 from users.api.serializers import (
@@ -74,6 +77,8 @@ class TokenLoginApi(ObtainAuthToken):
     # A login takes credentials, not a token or a session: no authentication (and so no
     # security requirement in the schema, no CSRF check, no 401 for a stale token header).
     authentication_classes: list = []
+    # ObtainAuthToken names its parsers, DRF's JSONParser among them: the bounded one instead.
+    parser_classes = [FormParser, MultiPartParser, BoundedJSONParser]
     throttle_classes = [ScopedRateThrottle]  # ObtainAuthToken turns throttling off
     throttle_scope = "login"
 
@@ -85,5 +90,9 @@ class TokenLoginApi(ObtainAuthToken):
             # axes flags the request it was given (DRF's Request, not Django's) when the
             # account or the client is locked out: then the answer is its 429, not a 400.
             if getattr(request, "axes_locked_out", False):
-                return login.lockout_response(request._request)
+                return Response(
+                    error_body("locked_out", login.lockout_message()),
+                    status=429,
+                    headers={"Retry-After": str(login.lockout_seconds())},
+                )
             raise
