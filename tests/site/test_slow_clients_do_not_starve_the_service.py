@@ -38,13 +38,7 @@ def drip_headers(port: int, stop: threading.Event, ended: list) -> None:
             return
 
 
-def test_slow_clients_do_not_hold_the_workers_behind_the_proxy(stack):
-    web = stack.start_web(GUNICORN_WORKERS="2", GUNICORN_THREADS="4", NUM_PROXIES="1")
-    proxy = start_proxy(stack, web)
-    port = int(proxy.rsplit(":", 1)[1])
-    stop = threading.Event()
-    ended: list = []
-    started = time.monotonic()
+def start_slow_clients(port: int, stop: threading.Event, ended: list) -> list[threading.Thread]:
     slow = [
         threading.Thread(target=drip_headers, args=(port, stop, ended), daemon=True)
         for _ in range(SLOW_CLIENTS)
@@ -52,6 +46,32 @@ def test_slow_clients_do_not_hold_the_workers_behind_the_proxy(stack):
     for thread in slow:
         thread.start()
     time.sleep(3)  # every slow client is connected and dripping
+    return slow
+
+
+def test_slow_clients_do_not_hold_the_workers_behind_the_proxy(stack):
+    web = stack.start_web(GUNICORN_WORKERS="2", GUNICORN_THREADS="4", NUM_PROXIES="1")
+
+    # The premise, straight to gunicorn: twelve slow clients hold its eight threads.
+    stop_direct = threading.Event()
+    start_slow_clients(int(web.rsplit(":", 1)[1]), stop_direct, [])
+    timed_out = 0
+    for _ in range(3):
+        try:
+            httpx.get(f"{web}/api/downstream/enrich", timeout=3)
+        except httpx.TimeoutException:
+            timed_out += 1
+    stop_direct.set()
+    print(f"straight to gunicorn: {timed_out} of 3 requests timed out (3 s)")
+    assert timed_out == 3
+    time.sleep(DRIP_SECONDS * 2)  # the direct slow clients notice and hang up
+
+    proxy = start_proxy(stack, web)
+    port = int(proxy.rsplit(":", 1)[1])
+    stop = threading.Event()
+    ended: list = []
+    started = time.monotonic()
+    slow = start_slow_clients(port, stop, ended)
 
     latencies = []
     with httpx.Client(base_url=proxy, timeout=5) as client:
