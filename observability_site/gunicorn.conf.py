@@ -19,6 +19,16 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "true").lower() == "true" else None
+# The default format logs the request line with its query string (%(r)s: "?email=...",
+# "?token=...") and the Referer (another URL with its query). Method, path without the
+# query (%(U)s), protocol, status, bytes, seconds taken, user agent: nothing a client typed
+# into a URL's query reaches the log. No %(u)s either (a Basic-auth user name).
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s"'
+# Limits on what a client sends gunicorn directly (behind nginx, its own limits come first:
+# deploy/nginx/nginx.conf.template states them). Request line and header sizes as nginx's.
+limit_request_line = 8190
+limit_request_field_size = 8190
+limit_request_fields = 100
 # Never preload: each worker must build its own state (connections, telemetry threads)
 # after fork.
 preload_app = False

@@ -57,12 +57,16 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    # Login attempts: per-account and per-client lockout with an audit log (AXES_* below).
+    "axes",
     "users",
     "processing",
     "telemetry",
 ]
 
 MIDDLEWARE = [
+    # First: a chunked request body gets its length before anything reads it.
+    "common.chunked_body.ChunkedBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -73,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so its capture starts when the route is known (process_view) and wraps the view.
     "telemetry.profiling.middleware.ProfilingMiddleware",
+    # Turns a login refused by axes' lockout into its 429 response (django-axes asks for last).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "observability_site.urls"
@@ -120,6 +126,12 @@ DATABASES["default"]["ENGINE"] = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
 
+# axes first: it refuses a locked-out account or client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -151,13 +163,20 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.openapi.ErrorDocumentingAutoSchema",
     "EXCEPTION_HANDLER": "common.api_errors.exception_handler",
-    # Counted in the shared cache (CACHES), so the limits hold across all worker processes.
+    # JSON with size and depth limits, refusing text that cannot be stored (common.json_parser).
+    "DEFAULT_PARSER_CLASSES": [
+        "common.json_parser.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Counted in the shared cache (CACHES), so the limits hold across all worker processes;
+    # per client address as common.client_address reads it (NUM_PROXIES trusted hops).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.ScopedRateThrottle",
+        "common.throttles.AnonRateThrottle",
+        "common.throttles.UserRateThrottle",
+        "common.throttles.ScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": envstr("API_THROTTLE_ANON", "60/min"),
@@ -166,6 +185,40 @@ REST_FRAMEWORK = {
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# --- clients: how many proxies in front of gunicorn append to X-Forwarded-For and can be
+# believed. 0 (default): clients reach gunicorn directly, the address is the socket's peer
+# and the header is ignored. 1: nginx (compose, Kubernetes) - the header's last entry.
+# One rule for the throttles, the login lockout and DRF (common.client_address).
+NUM_PROXIES = envint("NUM_PROXIES", 0, minimum=0)
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES
+# JSON bodies: at most this many bytes (nginx's client_max_body_size, deploy/nginx) and
+# nesting levels (common.json_parser).
+API_JSON_MAX_BYTES = envint("API_JSON_MAX_BYTES", 1024 * 1024, minimum=1024)
+API_JSON_MAX_DEPTH = envint("API_JSON_MAX_DEPTH", 64, minimum=2)
+
+# --- login attempts (django-axes): after LOGIN_FAILURE_LIMIT failures for one account (from
+# anywhere) or from one client address (for any account), further logins - the right
+# password too - are refused with 429 for LOGIN_LOCKOUT_MINUTES, on the admin's login form
+# and on POST /api/auth/token alike. Every attempt is kept (AccessAttempt, AccessLog,
+# AccessFailureLog in the admin under "Axes"): the audit log. A lockout by account can be
+# caused by anyone who knows the email: that is the price of stopping a distributed guess
+# of one password; the cool-off bounds it, and staff can lift it in the admin.
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = envint("LOGIN_LOCKOUT_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_CLIENT_IP_CALLABLE = "common.client_address.client_address"
+# The same account whatever case or width it is typed in (users.models.normalize_email).
+AXES_USERNAME_CALLABLE = "users.login.attempted_username"
+# The admin's form and POST /api/auth/token both name the email field "username".
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_LOCKOUT_CALLABLE = "users.login.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# axes' own log lines carry the attempted email: the audit rows keep it, the logs (and so
+# the OTLP exporter) must not. Its logger is quiet below ERROR (LOGGING); users.login logs
+# each lockout without the email.
+AXES_VERBOSE = False
 
 # Any: the overrides below add a nested dict to this flat one.
 SPECTACULAR_SETTINGS: dict[str, Any] = {
@@ -181,9 +234,21 @@ SPECTACULAR_SETTINGS: dict[str, Any] = {
 # A cache shared by every process (throttle counters must add up across gunicorn workers):
 # Redis when CACHE_URL names it, else files under DATA_DIR (no server needed).
 CACHE_URL = envstr("CACHE_URL", "")
+# A Redis that hangs (a partition, not a refusal) must not hold a request: every call waits
+# at most CACHE_SOCKET_TIMEOUT, after which the request is a 503 with Retry-After
+# (common.api_errors).
+CACHE_CONNECT_TIMEOUT = envfloat("CACHE_CONNECT_TIMEOUT", 1.0, minimum=0.01)
+CACHE_SOCKET_TIMEOUT = envfloat("CACHE_SOCKET_TIMEOUT", 1.0, minimum=0.01)
 if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": CACHE_CONNECT_TIMEOUT,
+                "socket_timeout": CACHE_SOCKET_TIMEOUT,
+            },
+        }
     }
 elif CACHE_URL:
     raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL or empty, got {CACHE_URL!r}")
@@ -211,9 +276,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
+    # A Redis that hangs holds a publish (POST /api/jobs) for at most
+    # (1 + publish retries) x CELERY_BROKER_SOCKET_TIMEOUT before the 503. Above the
+    # transport's 1 s BRPOP wait, so a worker's idle poll never times out.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "socket_connect_timeout": 3,
-        "socket_timeout": 5,
+        "socket_connect_timeout": envfloat("CELERY_BROKER_CONNECT_TIMEOUT", 2.0, minimum=0.1),
+        "socket_timeout": envfloat("CELERY_BROKER_SOCKET_TIMEOUT", 2.0, minimum=1.5),
+        # A message a worker took and never acknowledged (the whole worker was killed) is
+        # handed out again after this long; the job sweeper (processing.sweeper) re-queues
+        # the job long before, and the late copy finds it finished and does nothing.
         "visibility_timeout": 3600,
     }
 # Job state lives in ProcessingJob rows, so no result backend is needed.
@@ -226,14 +297,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = envfloat("CELERY_BROKER_CONNECTION_TIMEOUT", 3.0, minimum=0.1)
 # Fail fast when the broker is down at enqueue time instead of blocking the request.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
+    "max_retries": 1,
     "interval_start": 0,
     "interval_step": 0.2,
-    "interval_max": 0.5,
+    "interval_max": 0.2,
 }
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery beat (`celery -A observability_site beat`, one per deployment) sends the job
+# sweeper on this schedule: jobs whose worker or message was lost are re-queued or failed.
+PROCESSING_SWEEP_INTERVAL_SECONDS = envfloat("PROCESSING_SWEEP_INTERVAL_SECONDS", 30.0, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-processing-jobs": {
+        "task": "processing.sweep_jobs",
+        "schedule": PROCESSING_SWEEP_INTERVAL_SECONDS,
+        # A sweep that waited longer than an interval in the queue is superseded by the next.
+        "options": {"expires": PROCESSING_SWEEP_INTERVAL_SECONDS},
+    }
+}
 
 # --- processing: the downstream service and the job retry policy.
 PORT = envint("PORT", 8000, minimum=1)
@@ -245,6 +327,24 @@ PROCESSING_MAX_DATA_CHARS = envint("PROCESSING_MAX_DATA_CHARS", 65536, minimum=1
 PROCESSING_JOB_MAX_RETRIES = envint("PROCESSING_JOB_MAX_RETRIES", 3, minimum=0)
 PROCESSING_JOB_RETRY_BACKOFF = envfloat("PROCESSING_JOB_RETRY_BACKOFF", 2.0, minimum=0)
 PROCESSING_JOB_RETRY_BACKOFF_MAX = envfloat("PROCESSING_JOB_RETRY_BACKOFF_MAX", 60.0, minimum=0)
+# Durability of accepted jobs (processing.sweeper, docs in README "Reliability"):
+# - a task that meets a database error waits for it, retrying with backoff, this long;
+PROCESSING_JOB_DB_WAIT_SECONDS = envfloat("PROCESSING_JOB_DB_WAIT_SECONDS", 60.0, minimum=0)
+# - a running job's lease: a job still running this long after its attempt started (its
+#   worker was killed, or its last write failed) is re-queued by the sweeper. Longer than
+#   any attempt: the downstream timeout, the database wait above, the retry countdown.
+PROCESSING_JOB_LEASE_SECONDS = envfloat("PROCESSING_JOB_LEASE_SECONDS", 300.0, minimum=1)
+# - a queued job not started this long after it was queued (its message was lost) is
+#   queued again. Longer than a normal backlog: an extra message for a job that was only
+#   waiting is harmless (the job runs once) but costs a message.
+PROCESSING_JOB_QUEUED_TIMEOUT_SECONDS = envfloat(
+    "PROCESSING_JOB_QUEUED_TIMEOUT_SECONDS", 3600.0, minimum=1
+)
+# - attempts (runs started, whatever ended them) after which a job whose worker keeps
+#   being lost is failed rather than re-queued again.
+PROCESSING_JOB_MAX_ATTEMPTS = envint(
+    "PROCESSING_JOB_MAX_ATTEMPTS", PROCESSING_JOB_MAX_RETRIES + 3, minimum=1
+)
 
 # --- logging: one JSON object per line on stdout, carrying trace_id/span_id inside a span
 # (telemetry.pipeline.log_format). Records also go over OTLP when logs are exported (see below).
@@ -260,12 +360,23 @@ LOGGING = {
         "json": {"()": "telemetry.pipeline.log_format.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d %(message)s"},
     },
+    "filters": {
+        # Query strings (emails, tokens) out of Django's request records (the request in
+        # their extras); the OTLP handler has the same filter (telemetry.pipeline).
+        "no_query_strings": {"()": "common.log_filters.RequestQueryFilter"},
+    },
     "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["no_query_strings"],
+        },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # django-axes logs attempted emails at INFO and WARNING (users.login logs lockouts).
+        "axes": {"level": "ERROR"},
         # The exporters' retry chatter while a collector is down: one warning is enough.
         "opentelemetry": {"level": "ERROR"},
         "opentelemetry.sdk": {"level": "WARNING"},
@@ -286,6 +397,11 @@ TELEMETRY_LOGS_ENABLED = envbool("TELEMETRY_LOGS_ENABLED", True)
 # off: the stock OpenTelemetry parts instead of telemetry.fastpath's (debugging, benchmarks);
 # they are used anyway when OpenTelemetry is not the tested version (docs/upstream.md).
 TELEMETRY_FAST_PATHS = envbool("TELEMETRY_FAST_PATHS", True)
+# Baggage and tracestate entries a caller may pass on through this service (comma-separated
+# keys; empty: none - a client's `baggage: user.email=...` goes no further than here).
+# telemetry.pipeline.inbound_context.
+TELEMETRY_INBOUND_BAGGAGE_KEYS = envlist("TELEMETRY_INBOUND_BAGGAGE_KEYS", [])
+TELEMETRY_INBOUND_TRACESTATE_KEYS = envlist("TELEMETRY_INBOUND_TRACESTATE_KEYS", [])
 # The lowest level of the records sent over OTLP (stdout follows LOG_LEVEL).
 TELEMETRY_LOG_LEVEL = envstr("TELEMETRY_LOG_LEVEL", LOG_LEVEL).upper()
 # A trace viewer URL with {trace_id} in it (Jaeger: http://host:16686/trace/{trace_id});

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from processing import metrics
 from processing.errors import JobNotQueued
 from processing.models import ProcessingJob
-from processing.services import current_trace_id, job_mark_failed
+from processing.services import current_trace_id, job_mark_failed, queued_lease
 from processing.tasks import job_workflow
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,10 @@ def job_create(*, data: str, created_by=None) -> ProcessingJob:
     """
     with transaction.atomic():
         job = ProcessingJob.objects.create(
-            data=data, created_by=created_by, trace_id=current_trace_id()
+            data=data,
+            created_by=created_by,
+            trace_id=current_trace_id(),
+            lease_expires_at=timezone.now() + queued_lease(),
         )
         transaction.on_commit(lambda: job_enqueue(job))
     return job

@@ -32,10 +32,20 @@ class ProcessingJob(models.Model):
     # The W3C trace id (32 hex digits) of the request that queued the job: its whole story,
     # worker and retries included, is that one trace. Empty when no trace was recording.
     trace_id = models.CharField(max_length=32, blank=True, default="", db_index=True)
+    # Until when the job's current state is vouched for (processing.sweeper): a queued job
+    # not started by then lost its message, a running job not finished by then lost its
+    # worker; the sweeper then queues it again, completes it or fails it.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The Celery task id of the delivery running the job: its own retries and redeliveries
+    # carry the same id and may continue; another copy of the message may not.
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-queued_at"]
-        indexes = [models.Index(fields=["status", "queued_at"])]
+        indexes = [
+            models.Index(fields=["status", "queued_at"]),
+            models.Index(fields=["status", "lease_expires_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"job {self.pk} ({self.status})"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate, make sure a development admin exists (printing its login), then run
-# gunicorn and a Celery worker until Ctrl-C, each line of their output prefixed with its name.
+# gunicorn, a Celery worker and Celery beat until Ctrl-C, each line of their output prefixed
+# with its name.
 #
 # Stopping is the point of this script. Each server runs in a session of its own, so the
 # terminal's Ctrl-C reaches this script only; it then sends SIGTERM to each server's main
@@ -69,15 +70,21 @@ trap 'stop_all; exit 0' INT TERM
 
 start web "$BIN/gunicorn" -c observability_site/gunicorn.conf.py observability_site.wsgi
 start worker "$BIN/celery" -A observability_site worker --loglevel=INFO --concurrency=2
+# Beat sends the periodic job sweeper (processing.sweeper: jobs whose worker or message was
+# lost are re-queued or failed). A process of its own, as in production (exactly one per
+# deployment), not the worker's -B: stopping or restarting a worker never stops the sweeps.
+# Its schedule state lives with the instance's other data.
+start beat "$BIN/celery" -A observability_site beat --loglevel=INFO \
+    --schedule="${DATA_DIR:-var}/celerybeat-schedule"
 
-# One server ending on its own (a crash, a bad setting) stops the other: the service is
-# both or nothing, and the exit status says it failed.
+# One server ending on its own (a crash, a bad setting) stops the others: the service is
+# all or nothing, and the exit status says it failed.
 set +e
 wait -n "${pids[@]}"
 status=$?
 set -e
 if [ "$stopping" = 0 ]; then
-    echo "a server exited on its own (status $status); stopping the other"
+    echo "a server exited on its own (status $status); stopping the others"
     stop_all
     exit "$((status == 0 ? 1 : status))"
 fi

@@ -63,3 +63,9 @@ class JobOutputSerializer(serializers.ModelSerializer):
 class EnrichInputSerializer(serializers.Serializer):
     words = serializers.IntegerField(min_value=0)
     sha256 = serializers.RegexField(r"^[0-9a-f]{64}$")
+
+
+class EnrichOutputSerializer(serializers.Serializer):
+    size_class = serializers.ChoiceField(choices=["short", "medium", "long"])
+    reading_time_seconds = serializers.FloatField()
+    digest_prefix = serializers.CharField(help_text="The first 12 hex digits of the sha256.")

@@ -14,6 +14,7 @@ from processing import jobs, selectors, services
 from processing.analysis import enrichment_for
 from processing.api.serializers import (
     EnrichInputSerializer,
+    EnrichOutputSerializer,
     JobOutputSerializer,
     ProcessInputSerializer,
     ProcessOutputSerializer,
@@ -24,6 +25,8 @@ class ProcessApi(GenericAPIView):
     """Process data synchronously: analyse, enrich downstream, answer with the timing."""
 
     serializer_class = ProcessInputSerializer
+    # common.openapi adds these to the errors every operation documents.
+    error_responses = {502: "The downstream service failed or refused the request."}
 
     @extend_schema(request=ProcessInputSerializer, responses=ProcessOutputSerializer)
     def post(self, request: Request) -> Response:
@@ -73,6 +76,7 @@ class DownstreamEnrichApi(GenericAPIView):
     throttle_classes: list = []  # an external service's limits are its own
     serializer_class = EnrichInputSerializer
 
+    @extend_schema(request=EnrichInputSerializer, responses=EnrichOutputSerializer)
     def post(self, request: Request) -> Response:
         data = EnrichInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -4,20 +4,21 @@ switches. Every process reads an in-memory snapshot of them (telemetry.sampling.
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from common.safe_regex import UnsafePattern, check_pattern
+
 
 def validate_regex(pattern: str) -> None:
-    """A rule pattern must compile: the sampler searches it in span or task names."""
+    """A rule pattern must compile and answer in bounded time: the sampler searches it in
+    span or task names (common.safe_regex refuses catastrophic backtracking)."""
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValidationError(f"not a valid regular expression: {exc}") from exc
+        check_pattern(pattern)
+    except UnsafePattern as exc:
+        raise ValidationError(str(exc)) from None
 
 
 _RATIO_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]

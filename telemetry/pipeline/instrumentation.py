@@ -18,6 +18,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import Span
 
+from common.log_filters import RequestQueryFilter
 from telemetry.conventions.redaction import redacted_query
 from telemetry.conventions.routes import route_template
 from telemetry.pipeline import middleware
@@ -147,6 +148,8 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     otlp_handler = _otlp_logging_handler(LoggingInstrumentor)
     if otlp_handler is not None:
         otlp_handler.addFilter(_not_from_the_sdk)
+        # Django's request records carry the request (its query string) in their extras.
+        otlp_handler.addFilter(RequestQueryFilter())
 
 
 def _per_request_meter_provider() -> metrics.MeterProvider:

@@ -98,6 +98,17 @@ def configure_telemetry(
             state.logger_provider = built.logger_provider
             # Our own exit hook flushes all three in order, with a bounded wait.
             atexit.register(shutdown_telemetry)
+            # What callers may pass on through this process: the trace, not their baggage
+            # or tracestate (telemetry.pipeline.inbound_context). Before the
+            # instrumentations, which extract with the global propagator.
+            from django.conf import settings
+
+            from telemetry.pipeline.inbound_context import filter_inbound_context
+
+            filter_inbound_context(
+                baggage_keys=getattr(settings, "TELEMETRY_INBOUND_BAGGAGE_KEYS", ()),
+                tracestate_keys=getattr(settings, "TELEMETRY_INBOUND_TRACESTATE_KEYS", ()),
+            )
             # Instrumentations read the global providers, so they come after them.
             from telemetry.pipeline.instrumentation import instrument_libraries
 

@@ -40,6 +40,10 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def ready(request: HttpRequest) -> JsonResponse:
+    # What failed (its exception names hosts and ports) is for staff and the log; anyone
+    # else (a load balancer, a probe, the public) learns which dependency is down, no more.
+    user = getattr(request, "user", None)
+    detailed = bool(user is not None and user.is_active and user.is_staff)
     checks: dict[str, str] = {}
     for name, check in READINESS_CHECKS.items():
         try:
@@ -47,7 +51,7 @@ def ready(request: HttpRequest) -> JsonResponse:
             checks[name] = "ok"
         except Exception as exc:  # any failure means "not ready", never a 500
             logger.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
-            checks[name] = f"down: {type(exc).__name__}: {exc}"[:300]
+            checks[name] = f"down: {type(exc).__name__}: {exc}"[:300] if detailed else "down"
     is_ready = all(state == "ok" for state in checks.values())
     return JsonResponse(
         {"status": "ready" if is_ready else "not ready", "checks": checks},

@@ -12,7 +12,6 @@ post_fork, before the app loads): the models are imported by the loader only.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from opentelemetry.sdk.trace.sampling import Decision, SamplingResult
 
+from common.safe_regex import SafePattern
 from telemetry.control import channels
 from telemetry.conventions.routes import route_template
 
@@ -60,7 +60,9 @@ class RootDecision:
 @dataclass(frozen=True)
 class CompiledRule:
     kind: str  # SamplingRule.Kind
-    pattern: re.Pattern[str]
+    # Every search bounded in time: a pattern saved before the cost check, or one the
+    # check missed, costs a span start at most common.safe_regex.MATCH_TIMEOUT.
+    pattern: SafePattern
     decision: RootDecision
 
 
@@ -162,7 +164,7 @@ def build_snapshot(policy: SamplingPolicy | None) -> PolicySnapshot:
         return ENV_POLICY
     rules = tuple(
         CompiledRule(
-            rule.kind, re.compile(rule.pattern), RootDecision.build(rule.label, rule.ratio)
+            rule.kind, SafePattern(rule.pattern), RootDecision.build(rule.label, rule.ratio)
         )
         for rule in policy.rules.filter(enabled=True).order_by("position", "pk")
     )

@@ -34,6 +34,7 @@ PROCESS_STARTERS = {
     "tests.harness.prometheus": frozenset({"start_prometheus"}),
     "tests.harness.browser": frozenset({"headless_chromium"}),
     "tests.harness.jobs": frozenset({"queue_job"}),
+    "tests.harness.proxy": frozenset({"start_proxy"}),
     "tests.harness.fixtures": frozenset({"stack"}),
     "tests.harness.telemetry_fixtures": frozenset({"collector_fixture"}),
     # Namespaces and links are made by `ip` commands: as root, and only in e2e tests.

@@ -176,6 +176,26 @@ class Stack:
         wait_for_output(proc, "ready.")
         return proc
 
+    def start_beat(self, **extra_env: str) -> ServiceProcess:
+        """Start Celery beat (the periodic job sweeper); return once it has started."""
+        env = {**self.env, **extra_env}
+        proc = start_process(
+            "beat",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "observability_site",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={self.log_dir / f'beat-{uuid.uuid4().hex[:6]}'}",
+            ],
+            env,
+            self.log_dir,
+        )
+        self.processes.append(proc)
+        wait_for_output(proc, "beat: Starting...")
+        return proc
+
     def stop(self) -> None:
         for proc in reversed(self.processes):
             proc.stop()

@@ -9,12 +9,16 @@ from rest_framework import permissions, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
-from users import selectors, services
+from common.api_errors import error_body
+from common.json_parser import BoundedJSONParser
+from common.throttles import ScopedRateThrottle
+from users import login, selectors, services
 from users.api.serializers import (
+    AuthTokenOutputSerializer,
     UserCreateInputSerializer,
     UserFilterSerializer,
     UserOutputSerializer,
@@ -47,6 +51,8 @@ class UserListCreateApi(GenericAPIView):
             user = services.user_create(**data.validated_data)
         except services.EmailAlreadyRegistered as exc:
             raise ValidationError({"email": [str(exc)]}) from None
+        except services.AccountRejected as exc:
+            raise ValidationError(exc.fields) from None
         return Response(UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -64,7 +70,29 @@ class UserDetailApi(GenericAPIView):
 
 
 class TokenLoginApi(ObtainAuthToken):
-    """Exchange email + password for an API token; throttled per client (scope "login")."""
+    """Exchange email + password for an API token. Throttled per client address (scope
+    "login"), and locked out per account and per client after LOGIN_FAILURE_LIMIT failures
+    (django-axes: 429 with Retry-After, the right password included, until the cool-off)."""
 
+    # A login takes credentials, not a token or a session: no authentication (and so no
+    # security requirement in the schema, no CSRF check, no 401 for a stale token header).
+    authentication_classes: list = []
+    # ObtainAuthToken names its parsers, DRF's JSONParser among them: the bounded one instead.
+    parser_classes = [FormParser, MultiPartParser, BoundedJSONParser]
     throttle_classes = [ScopedRateThrottle]  # ObtainAuthToken turns throttling off
     throttle_scope = "login"
+
+    @extend_schema(responses={200: AuthTokenOutputSerializer})
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # axes flags the request it was given (DRF's Request, not Django's) when the
+            # account or the client is locked out: then the answer is its 429, not a 400.
+            if getattr(request, "axes_locked_out", False):
+                return Response(
+                    error_body("locked_out", login.lockout_message()),
+                    status=429,
+                    headers={"Retry-After": str(login.lockout_seconds())},
+                )
+            raise

@@ -24,7 +24,7 @@ def test_with_the_broker_down_ready_names_it_and_jobs_are_kept(stack):
     assert ready.status_code == 503
     checks = ready.json()["checks"]
     assert checks["database"] == "ok"
-    assert checks["broker"].startswith("down: ")
+    assert checks["broker"] == "down"  # what failed, and where, is for staff and the log
 
     response = client.post("/api/jobs", json={"data": "keep me"}, timeout=30)
     assert response.status_code == 503
@@ -45,5 +45,5 @@ def test_with_the_database_down_ready_names_it(stack, tmp_path):
     ready = httpx.get(f"{base_url}/ready", timeout=30)
     assert ready.status_code == 503
     checks = ready.json()["checks"]
-    assert checks["database"].startswith("down: OperationalError")
+    assert checks["database"] == "down"  # what failed, and where, is for staff and the log
     assert checks["broker"] == "ok"
