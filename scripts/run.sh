@@ -8,7 +8,9 @@ export PORT=${PORT:-8000}
 # (this service's web process, by default) before it does.
 export PROCESSING_DOWNSTREAM_URL=${PROCESSING_DOWNSTREAM_URL:-http://127.0.0.1:$PORT/api/downstream/enrich}
 
+# The local telemetry store (traces and logs for the console) has a database of its own.
+"$BIN/python" manage.py migrate --noinput --database telemetry_store
 "$BIN/python" manage.py migrate --noinput
 "$BIN/python" manage.py ensure_dev_admin
-echo "Serving on http://127.0.0.1:$PORT (admin: /admin/, API docs: /api/docs/)"
+echo "Serving on http://127.0.0.1:$PORT (admin: /admin/, API docs: /api/docs/, traces and logs: /admin/telemetry/console/)"
 exec "$BIN/honcho" start --port "$PORT"

@@ -7,8 +7,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from telemetry.alerting import publish
+from telemetry.explorer import links as explorer_links
 from telemetry.models import SLO, AlertEvent, AlertRule
 from telemetry.prometheus import validation
 
@@ -71,11 +73,18 @@ class AlertEventAdmin(admin.ModelAdmin):
         "ends_at",
         "notifications",
         "last_received_at",
+        "traces",
     )
     list_filter = ("status", "severity", "alertname")
     search_fields = ("alertname", "fingerprint")
     date_hierarchy = "starts_at"
     readonly_fields = [field.name for field in AlertEvent._meta.fields]
+
+    @admin.display(description="traces")
+    def traces(self, event: AlertEvent) -> str:
+        """The console's traces of the event's route while it fired (telemetry.explorer)."""
+        url = explorer_links.alert_event_traces_url(event)
+        return format_html('<a href="{}">traces</a>', url) if url else "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events come from Alertmanager only
