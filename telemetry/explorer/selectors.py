@@ -7,14 +7,17 @@ the store does not fill it with the console's own database spans.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connections, transaction
 from django.db.models import Count, F, Max, Min, Q, QuerySet
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from telemetry.explorer.forms import TimeRange
+from telemetry.explorer.router import store_alias
 from telemetry.models.explorer import StoredLogRecord, StoredProcess, StoredSpan
 
 NO_TIME_RANGE = TimeRange(None, None)
@@ -23,6 +26,22 @@ LOGS_PER_PAGE = 100
 # What one trace page shows at most (a runaway trace must not take the page down).
 MAX_TRACE_SPANS = 5000
 MAX_TRACE_LOGS = 2000
+
+
+@contextmanager
+def store_reads() -> Iterator[None]:
+    """Around a page's reads of the store: untraced, and inside a savepoint when the store's
+    connection is already in a transaction (the store in the service's database, a request
+    in a transaction), so that a failed read leaves that transaction usable. Never a
+    transaction of its own otherwise: the store's SQLite connections begin IMMEDIATE, which
+    would take the writers' lock for a read."""
+    alias = store_alias()
+    with suppress_instrumentation():
+        if connections[alias].in_atomic_block:
+            with transaction.atomic(using=alias):
+                yield
+        else:
+            yield
 
 
 @dataclass(frozen=True)

@@ -121,25 +121,26 @@ def traces(request: HttpRequest) -> HttpResponse:
     duration, time range and trace id; newest first, a page at a time."""
     title, section = "Traces", "traces"
     try:
-        services, roles = selectors.known_services_and_roles()
-        form = TraceSearchForm(request.GET, services=services, roles=roles)
-        page = None
-        if form.is_valid():
-            data = form.cleaned_data
-            filters = selectors.TraceFilters(
-                service=data["service"],
-                role=data["role"],
-                name=data["name"].strip(),
-                route=data["route"].strip(),
-                status=data["status"],
-                min_duration_us=data["min_duration"],
-                time_range=form.time_range(),
-                trace_id=data["trace_id"],
-            )
-            page = selectors.trace_search(filters, page=data["page"] or 1)
-            if filters.trace_id and len(page.items) == 1 and len(request.GET) == 1:
-                return HttpResponseRedirect(links.trace_page_url(filters.trace_id))
-        status = selectors.store_status()
+        with selectors.store_reads():
+            services, roles = selectors.known_services_and_roles()
+            form = TraceSearchForm(request.GET, services=services, roles=roles)
+            page = None
+            if form.is_valid():
+                data = form.cleaned_data
+                filters = selectors.TraceFilters(
+                    service=data["service"],
+                    role=data["role"],
+                    name=data["name"].strip(),
+                    route=data["route"].strip(),
+                    status=data["status"],
+                    min_duration_us=data["min_duration"],
+                    time_range=form.time_range(),
+                    trace_id=data["trace_id"],
+                )
+                page = selectors.trace_search(filters, page=data["page"] or 1)
+                if filters.trace_id and len(page.items) == 1 and len(request.GET) == 1:
+                    return HttpResponseRedirect(links.trace_page_url(filters.trace_id))
+            status = selectors.store_status()
     except DatabaseError as exc:
         return _unreadable(request, exc, title=title, section=section)
     rows = [
@@ -176,7 +177,8 @@ def trace(request: HttpRequest, trace_id: str) -> HttpResponse:
         return TemplateResponse(request, TEMPLATES + "trace.html", context, status=400)
     title = f"Trace {trace_id}"
     try:
-        detail = selectors.trace_detail(trace_id)
+        with selectors.store_reads():
+            detail = selectors.trace_detail(trace_id)
         related = _related_links(trace_id, detail)
     except DatabaseError as exc:
         return _unreadable(request, exc, title=title, section=section)
@@ -294,16 +296,17 @@ def logs(request: HttpRequest) -> HttpResponse:
     form = LogSearchForm(request.GET)
     page = None
     try:
-        if form.is_valid():
-            data = form.cleaned_data
-            filters = selectors.LogFilters(
-                min_severity=form.min_severity(),
-                logger=data["logger"].strip(),
-                text=data["text"].strip(),
-                trace_id=data["trace_id"],
-                time_range=form.time_range(),
-            )
-            page = selectors.log_search(filters, page=data["page"] or 1)
+        with selectors.store_reads():
+            if form.is_valid():
+                data = form.cleaned_data
+                filters = selectors.LogFilters(
+                    min_severity=form.min_severity(),
+                    logger=data["logger"].strip(),
+                    text=data["text"].strip(),
+                    trace_id=data["trace_id"],
+                    time_range=form.time_range(),
+                )
+                page = selectors.log_search(filters, page=data["page"] or 1)
     except DatabaseError as exc:
         return _unreadable(request, exc, title=title, section=section)
     rows = []
@@ -326,8 +329,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     form = OverviewForm(request.GET or {"window": "1h"})
     result = None
     try:
-        if form.is_valid():
-            result = service_overview(form.window_seconds())
+        with selectors.store_reads():
+            if form.is_valid():
+                result = service_overview(form.window_seconds())
     except DatabaseError as exc:
         return _unreadable(request, exc, title=title, section=section)
 

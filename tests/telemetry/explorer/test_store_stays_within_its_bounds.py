@@ -68,9 +68,13 @@ def test_past_the_age_bound_old_rows_and_old_processes_go():
     stored_span(name="from the day before yesterday", start_us=old)
     stored_log(body="old news", time_us=old)
     StoredProcess.objects.create(
-        instance_id="gone", service_name="s", process_role="web", resource="{}",
-        first_seen_us=old, last_seen_us=old,
-    )  # fmt: skip
+        instance_id="gone",
+        service_name="s",
+        process_role="web",
+        resource="{}",
+        first_seen_us=old,
+        last_seen_us=old,
+    )
     writer = StoreWriter(alias=STORE, bounds=StoreBounds(10_000, 10_000, 86_400), role="web")
     recorder = Recorder()
     with recorder.logging_to_it() as log:

@@ -44,8 +44,11 @@ WRITER = textwrap.dedent(
 
 def run_writers(count: int, *, bound: int, batches: int, per_batch: int) -> list[str]:
     path = connections[STORE].settings_dict["NAME"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "observability_site.settings",
-           "TELEMETRY_LOCAL_STORE": "off"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "observability_site.settings",
+        "TELEMETRY_LOCAL_STORE": "off",
+    }
     writers = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), str(bound), str(batches), str(per_batch)],
