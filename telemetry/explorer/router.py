@@ -1,9 +1,11 @@
-"""The database router of the local telemetry store: its models (and only they) live in the
-alias TELEMETRY_LOCAL_STORE_DATABASE names, and only there are they migrated.
+"""The database router of the local telemetry store: its models' rows are read and written
+only in the alias TELEMETRY_LOCAL_STORE_DATABASE names, and that alias holds nothing else.
 
-With the default set-up that alias is a SQLite file of the store's own, so nothing else is
-migrated into it; when the operator names "default", the store's tables sit beside the
-service's and this router changes nothing for the other models.
+The store's (empty) tables are created in every database migrate runs on, not only in the
+store's: an operator who later points TELEMETRY_LOCAL_STORE_DATABASE at a database that was
+migrated before (the service's own, say) finds the tables there. Created only in the alias,
+they would be missing for good: Django records the migration as applied on a database even
+when a router skipped its operations.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def _is_store_model(app_label: str, model_name: str | None) -> bool:
 
 
 class LocalStoreRouter:
-    """Sends the store's models to their alias; keeps everything else out of it."""
+    """Sends the store's rows to their alias; keeps every other model out of it."""
 
     def db_for_read(self, model: Any, **hints: Any) -> str | None:
         if _is_store_model(model._meta.app_label, model._meta.model_name):
@@ -48,7 +50,7 @@ class LocalStoreRouter:
         if model_name is None and "model" in hints:
             model_name = hints["model"]._meta.model_name
         if _is_store_model(app_label, model_name):
-            return db == alias
+            return True
         if db == alias and alias != "default":
             return False  # the store's own database holds the store's tables only
         return None

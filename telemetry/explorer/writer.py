@@ -196,15 +196,16 @@ class StoreWriter:
             with suppress_instrumentation():
                 if connection.connection is not None and not connection.is_usable():
                     connection.close()
-                self._touch_process(resource)
-                with transaction.atomic(using=self.alias):
-                    with connection.cursor() as cursor:
-                        cursor.executemany(self._insert_sql(model, columns), batch)
+                with transaction.atomic(using=self.alias), connection.cursor() as cursor:
+                    self._touch_process(resource)
+                    cursor.executemany(self._insert_sql(model, columns), batch)
                 self._prune(model)
         except Exception as exc:  # a store that fails must never reach the batch processor
+            self._touched.clear()  # the process row may have been rolled back with the batch
             self.health.failed(exc, len(batch), what)
-            # A broken connection (or one left inside a failed transaction) is not reused.
-            connection.close()
+            # A broken connection is not reused (a caller's own transaction is left to it).
+            if not connection.in_atomic_block:
+                connection.close()
             return False
         self.health.succeeded()
         return True

@@ -90,14 +90,15 @@ def test_a_locked_store_fails_batches_says_so_once_and_once_when_it_recovers(
 
 @store_db
 def test_a_store_without_its_tables_says_how_to_create_them(caplog):
-    # The service's own database holds no store tables in this set-up.
+    with connections[STORE].cursor() as cursor:  # undone with the test's transaction
+        cursor.execute("DROP TABLE telemetry_storedspan")
     recorder = Recorder()
     recorder.tracer.start_span("lost").end()
-    writer = StoreWriter(alias="default", bounds=BOUNDS, role="web")
+    writer = StoreWriter(alias=STORE, bounds=BOUNDS, role="web")
 
     assert writer.write_spans(recorder.finished_spans()) is False
     assert writer.write_spans(recorder.finished_spans()) is False
 
     (message,) = store_warnings(caplog)
-    assert "manage.py migrate --database default" in message
+    assert f"manage.py migrate --database {STORE}" in message
     assert writer.health.failing and writer.health.lost == 2
