@@ -208,11 +208,9 @@ def _plan(queryset) -> str:
         ("a trace", lambda: StoredSpan.objects.filter(trace_id="ab" * 16), "store_span_trace"),
         ("errors", lambda: _matching_spans(TraceFilters(status="error")), "store_span_status"),
         (
-            "a service's span",
-            lambda: _matching_spans(TraceFilters(service="observability-site", name="")).filter(
-                name="SELECT"
-            ),
-            "store_span_name",
+            "a role's spans, newest first",
+            lambda: _matching_spans(TraceFilters(role="worker")).order_by("-start_us")[:50],
+            "store_span_start",
         ),
         ("newest first", lambda: StoredSpan.objects.order_by("-start_us")[:50], "store_span_start"),
         (
