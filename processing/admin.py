@@ -41,18 +41,17 @@ class ProcessingJobAdmin(admin.ModelAdmin):
             console = ""
         viewer = getattr(settings, "TRACE_VIEWER_URL", "")
         external = viewer.replace("{trace_id}", job.trace_id) if viewer else ""
+        if not (console or external):
+            return job.trace_id
+        link = format_html(
+            '<a href="{}" class="job-trace-link">{}</a>', console or external, job.trace_id
+        )
         if console and external:
-            return format_html(
-                '<a href="{}" class="job-trace-link">{}</a> '
-                '(<a href="{}" target="_blank" rel="noopener">trace viewer</a>)',
-                console,
-                job.trace_id,
-                external,
+            viewer_link = format_html(
+                '<a href="{}" target="_blank" rel="noopener">trace viewer</a>', external
             )
-        if console or external:
-            return format_html('<a href="{}" class="job-trace-link">{}</a>', console or external,
-                               job.trace_id)  # fmt: skip
-        return job.trace_id
+            return format_html("{} ({})", link, viewer_link)
+        return link
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created through the API, which also queues them
