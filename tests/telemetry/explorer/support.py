@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
@@ -46,11 +47,17 @@ class Recorder:
     def __init__(self, resource: Resource | None = None) -> None:
         self.resource = resource or new_resource()
         self.spans = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider(resource=self.resource, shutdown_on_exit=False)
+        # No SDK self-metrics of their own: they would land in the test process's global
+        # MeterProvider, which other tests read.
+        self.tracer_provider = TracerProvider(
+            resource=self.resource, shutdown_on_exit=False, meter_provider=NoOpMeterProvider()
+        )
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
         self.tracer = self.tracer_provider.get_tracer("tests.explorer")
         self.logs = InMemoryLogRecordExporter()
-        self.logger_provider = LoggerProvider(resource=self.resource, shutdown_on_exit=False)
+        self.logger_provider = LoggerProvider(
+            resource=self.resource, shutdown_on_exit=False, meter_provider=NoOpMeterProvider()
+        )
         self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
 
     def finished_spans(self) -> list[ReadableSpan]:
