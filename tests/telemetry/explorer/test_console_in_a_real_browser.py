@@ -24,7 +24,7 @@ from tests.telemetry.explorer.e2e_support import (
     wait_for_store,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("untraced_test_process")]
 
 WHOLE_STORY = {
     "POST /api/jobs",

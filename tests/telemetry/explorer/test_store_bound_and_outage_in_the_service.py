@@ -20,7 +20,7 @@ from tests.telemetry.explorer.e2e_support import (
     wait_for_store,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("untraced_test_process")]
 BOUND = 1500
 BOUNDS = {
     "TELEMETRY_LOCAL_STORE_MAX_SPANS": str(BOUND),

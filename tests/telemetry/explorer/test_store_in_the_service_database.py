@@ -15,7 +15,7 @@ from tests.harness.telemetry_fixtures import new_traceparent
 from tests.processing.test_jobs_in_a_real_worker import wait_for_job
 from tests.telemetry.explorer.e2e_support import QUICK_BATCHES
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("untraced_test_process")]
 
 
 def test_the_store_in_the_service_database_serves_the_console(tmp_path, monkeypatch):
