@@ -412,6 +412,58 @@ if TRACE_VIEWER_URL and "{trace_id}" not in TRACE_VIEWER_URL:
         f"TRACE_VIEWER_URL must contain {{trace_id}}, got {TRACE_VIEWER_URL!r}"
     )
 
+# --- the local telemetry store (telemetry.explorer): every process keeps its finished spans
+# and log records for the console (/admin/telemetry/console/: traces, logs, service overview).
+# auto: on when no OTLP endpoint is configured (the `make run` default), off when one is.
+TELEMETRY_LOCAL_STORE = envstr("TELEMETRY_LOCAL_STORE", "auto").strip().lower() or "auto"
+if TELEMETRY_LOCAL_STORE not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(
+        f"TELEMETRY_LOCAL_STORE must be auto, on or off, got {TELEMETRY_LOCAL_STORE!r}"
+    )
+# The database alias of the store: by default a SQLite file of its own (WAL, so every
+# process writes it at once; apart from the service's database, so its writes never queue
+# behind the service's). Or an alias the operator configured, e.g. "default" (PostgreSQL).
+TELEMETRY_LOCAL_STORE_DATABASE = envstr("TELEMETRY_LOCAL_STORE_DATABASE", "").strip()
+if not TELEMETRY_LOCAL_STORE_DATABASE:
+    TELEMETRY_LOCAL_STORE_DATABASE = "telemetry_store"
+    DATABASES["telemetry_store"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "telemetry.sqlite3"),
+        # The writers wait this long for another process's write; the pages never wait on
+        # them (WAL readers see the last commit).
+        "OPTIONS": {
+            "timeout": 5,
+            # The write-ahead log is cut back to 16 MiB after each checkpoint: the store's
+            # disk use is its rows' pages (reused once pruned) plus at most that. Reads go
+            # through the OS's page cache (mmap): pruning a full store walks its indexes.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA journal_size_limit=16777216; PRAGMA mmap_size=268435456;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+        },
+        "CONN_MAX_AGE": 0,
+        # Tests get a file too (not SQLite's in-memory default): the writer threads of the
+        # test process and the subprocesses of the end-to-end tests write it.
+        "TEST": {"NAME": str(DATA_DIR / "test_telemetry.sqlite3")},
+    }
+elif TELEMETRY_LOCAL_STORE_DATABASE not in DATABASES:
+    raise ImproperlyConfigured(
+        f"TELEMETRY_LOCAL_STORE_DATABASE must name a configured database alias "
+        f"({', '.join(DATABASES)}), got {TELEMETRY_LOCAL_STORE_DATABASE!r}"
+    )
+# Only the store's models go to its alias (and only they are migrated there).
+DATABASE_ROUTERS = ["telemetry.explorer.router.LocalStoreRouter"]
+# The bounds: the writers delete the oldest rows beyond these counts, and rows older than
+# the age, as they write (never on a request).
+TELEMETRY_LOCAL_STORE_MAX_SPANS = envint("TELEMETRY_LOCAL_STORE_MAX_SPANS", 100_000, minimum=100)
+TELEMETRY_LOCAL_STORE_MAX_LOG_RECORDS = envint(
+    "TELEMETRY_LOCAL_STORE_MAX_LOG_RECORDS", 100_000, minimum=100
+)
+TELEMETRY_LOCAL_STORE_MAX_AGE_SECONDS = envint(
+    "TELEMETRY_LOCAL_STORE_MAX_AGE_SECONDS", 86_400, minimum=60
+)
+
 # --- HTTPS and cookies: strict by default in production (`manage.py check --deploy` passes).
 _production = DEPLOYMENT_ENVIRONMENT == "production"
 # Behind a TLS-terminating proxy, set DJANGO_SECURE_PROXY_SSL_HEADER=true.

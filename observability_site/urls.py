@@ -37,6 +37,8 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("ready", health.ready, name="ready"),
     path("metrics", metrics_endpoint.metrics, name="prometheus-django-metrics"),
+    # The console (telemetry.explorer): traces, logs and the service overview, staff only.
+    path("admin/telemetry/console/", include("telemetry.explorer.urls")),
     path("admin/", admin.site.urls),
     path("api/auth/token", TokenLoginApi.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from processing.models import ProcessingJob
@@ -25,18 +26,32 @@ class ProcessingJobAdmin(admin.ModelAdmin):
         "finished_at",
         "trace",
     ]
-    exclude = ["trace_id"]  # shown as `trace`, a link when a trace viewer is configured
+    exclude = ["trace_id"]  # shown as `trace`, a link to the console's trace page
 
     @admin.display(description="trace", ordering="trace_id")
     def trace(self, job: ProcessingJob) -> str:
-        """The job's trace id; a link to the trace viewer when TRACE_VIEWER_URL is set."""
+        """The job's trace id, linked to its page in the console (the local telemetry store,
+        found by URL name: processing does not import telemetry), and to the external trace
+        viewer when TRACE_VIEWER_URL is set."""
         if not job.trace_id:
             return "-"
+        try:
+            console = reverse("console:trace", args=[job.trace_id])
+        except NoReverseMatch:  # the console is not installed
+            console = ""
         viewer = getattr(settings, "TRACE_VIEWER_URL", "")
-        if not viewer:
+        external = viewer.replace("{trace_id}", job.trace_id) if viewer else ""
+        if not (console or external):
             return job.trace_id
-        url = viewer.replace("{trace_id}", job.trace_id)
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, job.trace_id)
+        link = format_html(
+            '<a href="{}" class="job-trace-link">{}</a>', console or external, job.trace_id
+        )
+        if console and external:
+            viewer_link = format_html(
+                '<a href="{}" target="_blank" rel="noopener">trace viewer</a>', external
+            )
+            return format_html("{} ({})", link, viewer_link)
+        return link
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs are created through the API, which also queues them

@@ -26,10 +26,15 @@ fi
 # The downstream is this service's web process unless named otherwise.
 export PROCESSING_DOWNSTREAM_URL=${PROCESSING_DOWNSTREAM_URL:-http://127.0.0.1:$PORT/api/downstream/enrich}
 
+# The local telemetry store (traces and logs for the console) has a database of its own,
+# unless TELEMETRY_LOCAL_STORE_DATABASE names another (then `migrate` below creates it).
+if [ -z "${TELEMETRY_LOCAL_STORE_DATABASE:-}" ]; then
+    "$BIN/python" manage.py migrate --noinput --database telemetry_store
+fi
 "$BIN/python" manage.py migrate --noinput
 "$BIN/python" manage.py ensure_dev_admin
 "$BIN/python" manage.py ensure_sampling_policy
-echo "Serving on http://127.0.0.1:$PORT (admin: /admin/, API docs: /api/docs/); Ctrl-C stops"
+echo "Serving on http://127.0.0.1:$PORT (admin: /admin/, API docs: /api/docs/, traces and logs: /admin/telemetry/console/); Ctrl-C stops"
 
 names=()
 pids=()

@@ -1,5 +1,5 @@
 """The telemetry admin, one module per domain; importing them registers their ModelAdmins."""
 
-from telemetry.admin import alerting, profiling, sampling
+from telemetry.admin import alerting, explorer, profiling, sampling
 
-__all__ = ["alerting", "profiling", "sampling"]
+__all__ = ["alerting", "explorer", "profiling", "sampling"]

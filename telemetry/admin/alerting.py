@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from telemetry.alerting import audit, budget, links, live, publish, runbooks
 from telemetry.alerting.publication_state import PublicationHistory
 from telemetry.alerting.state import PrometheusView
+from telemetry.explorer import links as explorer_links
 from telemetry.models import (
     SLO,
     AlertEvent,
@@ -371,11 +372,18 @@ class AlertEventAdmin(admin.ModelAdmin):
         "ends_at",
         "notifications",
         "last_received_at",
+        "traces",
     )
     list_filter = ("status", "severity", "alertname")
     search_fields = ("alertname", "fingerprint")
     date_hierarchy = "starts_at"
     readonly_fields = [field.name for field in AlertEvent._meta.fields]
+
+    @admin.display(description="traces")
+    def traces(self, event: AlertEvent) -> str:
+        """The console's traces of the event's route while it fired (telemetry.explorer)."""
+        url = explorer_links.alert_event_traces_url(event)
+        return format_html('<a href="{}">traces</a>', url) if url else "-"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # events come from Alertmanager only
@@ -407,7 +415,8 @@ def event_context(event: AlertEvent) -> dict:
         "runbook_name": page_name,
         "runbook_html": runbooks.render_runbook(page) if page else None,
         "event_route": route,
-        "traces_url": links.example_traces_url(route, event.starts_at, end) if route else None,
+        # The console's traces of its route while it fired (telemetry.explorer).
+        "traces_url": explorer_links.alert_event_traces_url(event) or None,
         "exemplar_traces": links.exemplar_traces(route, event.starts_at, end) if route else [],
     }
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from urllib.parse import urlencode
 
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from telemetry.models import SLO, AlertEvent, AlertRule
 from telemetry.prometheus import server
@@ -17,19 +16,8 @@ logger = logging.getLogger(__name__)
 
 # The console's traces page (telemetry/explorer/), filtered by route and time range. Until
 # that page exists the name does not resolve and the link is left out.
-TRACES_PAGE_URL_NAME = "telemetry-explorer:traces"
 REQUEST_HISTOGRAM_BUCKETS = "http_server_request_duration_seconds_bucket"
 EXEMPLAR_LIMIT = 5
-
-
-def example_traces_url(route: str, start: datetime, end: datetime) -> str | None:
-    """The console's page of traces of ROUTE between START and END, or None without it."""
-    try:
-        page = reverse(TRACES_PAGE_URL_NAME)
-    except NoReverseMatch:
-        return None
-    query = urlencode({"route": route, "start": start.isoformat(), "end": end.isoformat()})
-    return f"{page}?{query}"
 
 
 def _label_value(text: str) -> str:

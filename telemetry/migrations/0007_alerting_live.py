@@ -248,7 +248,7 @@ def unseed(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("telemetry", "0005_alert_rules_on_opentelemetry_series"),
+        ("telemetry", "0006_local_store"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -11,6 +11,12 @@ from telemetry.models.alerting import PublicationOutcome as PublicationOutcome
 from telemetry.models.alerting import RulePublication as RulePublication
 from telemetry.models.alerting import Severity as Severity
 from telemetry.models.alerting import Source as Source
+from telemetry.models.explorer import LogSearch as LogSearch
+from telemetry.models.explorer import ServiceOverview as ServiceOverview
+from telemetry.models.explorer import StoredLogRecord as StoredLogRecord
+from telemetry.models.explorer import StoredProcess as StoredProcess
+from telemetry.models.explorer import StoredSpan as StoredSpan
+from telemetry.models.explorer import TraceSearch as TraceSearch
 from telemetry.models.profiling import ProfilingProcessResult as ProfilingProcessResult
 from telemetry.models.profiling import ProfilingRun as ProfilingRun
 from telemetry.models.sampling import SamplingPolicy as SamplingPolicy

@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 # The probes answer many times a minute and say nothing about user traffic.
-DEFAULT_EXCLUDED_URLS = r"/health$,/ready$,/metrics$"
+# The console's own pages (reading the local store) and static files would otherwise fill the
+# store with traces of looking at it, newest first.
+DEFAULT_EXCLUDED_URLS = r"/health$,/ready$,/metrics$,/admin/telemetry/console/,/static/"
 
 _DURATION_ATTRS = "_telemetry_duration_attrs"
 

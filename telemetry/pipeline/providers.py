@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import Sampler
 
+from telemetry.explorer import store as local_store
 from telemetry.pipeline import metrics_pull
 from telemetry.pipeline.config import TelemetryConfig
 from telemetry.pipeline.exporters import log_exporter, metric_exporter, span_exporter
@@ -137,6 +138,12 @@ def build_providers(
     """Build this process's providers and set them as the global ones."""
     built = Providers()
     resource = build_resource(config)
+    # The local telemetry store (telemetry.explorer), behind batch processors of its own.
+    store = local_store.store_exporters(config, in_memory=bool(extra_span_processors))
+    if store is not None and store.spans is not None:
+        extra_span_processors = [*extra_span_processors, new_batch_span_processor(store.spans)]
+    if store is not None and store.logs is not None:
+        extra_log_processors = [*extra_log_processors, new_batch_log_record_processor(store.logs)]
     if config.traces.exporter != "none" or extra_span_processors:
         # Built even with no endpoint: spans still give logs and job rows their trace ids.
         # Sampling and each signal's export follow the policy edited in the admin

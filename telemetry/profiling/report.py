@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from telemetry.models import ProfilingRun
@@ -31,9 +32,14 @@ def run_download(run: ProfilingRun, kind: str) -> HttpResponse:
 
 
 def trace_link(trace_id: str) -> str:
-    """The trace viewer URL of a trace id, or "" when TRACE_VIEWER_URL is not set."""
+    """The trace viewer URL of a trace id when TRACE_VIEWER_URL is set, else its page in the
+    console (the local telemetry store, by URL name: telemetry.explorer)."""
     template = getattr(settings, "TRACE_VIEWER_URL", "")
-    return template.replace("{trace_id}", trace_id) if template else ""
+    return (
+        template.replace("{trace_id}", trace_id)
+        if template
+        else reverse("console:trace", args=[trace_id])
+    )
 
 
 def run_report(run: ProfilingRun) -> dict[str, Any]:

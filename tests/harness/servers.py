@@ -249,6 +249,10 @@ def prepared_stack(tmp_dir: Path) -> Iterator[Stack]:
         _postgres_admin(database_url, f'CREATE DATABASE "{created_db}"')
         parts = urlsplit(database_url)
         env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{created_db}"))
+    # The local telemetry store's own SQLite file (DATA_DIR/telemetry.sqlite3), when it has
+    # one; first, so that the next command's telemetry finds its tables.
+    if not env.get("TELEMETRY_LOCAL_STORE_DATABASE"):
+        manage(env, "migrate", "--noinput", "--database", "telemetry_store")
     manage(env, "migrate", "--noinput")
     stack = Stack(env=env, log_dir=tmp_dir)
     try:

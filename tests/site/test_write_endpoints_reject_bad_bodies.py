@@ -31,7 +31,7 @@ def caller(staff_client, settings):
     return staff_client
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")  # the local telemetry store has its own
 @pytest.mark.parametrize("path", WRITE_ENDPOINTS)
 @pytest.mark.parametrize(
     ("body", "expected"),
@@ -45,7 +45,7 @@ def test_a_body_that_is_not_the_expected_json_is_a_400(caller, path, body, expec
     assert stored_rows() == before
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(databases="__all__")  # the local telemetry store has its own
 @pytest.mark.parametrize("path", WRITE_ENDPOINTS)
 def test_a_body_over_the_upload_limit_is_refused(caller, path, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from telemetry.alerting import links
 from telemetry.models import SLO, AlertEvent, AlertRule
 
 pytestmark = pytest.mark.django_db
@@ -54,11 +53,15 @@ def test_an_slo_alert_leads_to_its_slo(staff_session):
     assert "<h1>SLOErrorBudgetBurn</h1>" in page
 
 
-def test_without_a_trace_store_or_exemplars_the_page_says_so(staff_session, settings):
-    settings.PROMETHEUS_URL = ""
+def test_the_page_links_to_the_consoles_traces_of_its_route_while_it_fired(staff_session, settings):
+    settings.PROMETHEUS_URL = ""  # no exemplars: the console's trace store is the source
     row = event()
     page = staff_session.get(f"/admin/telemetry/alertevent/{row.pk}/change/").content.decode()
-    assert "no trace store or exemplars for /api/process here" in page
+    assert (
+        'id="event-traces-link" href="/admin/telemetry/console/traces/?route=%2Fapi%2Fprocess'
+        in page
+    )
+    assert "since=2026-11-25T16%3A00%3A00" in page
 
 
 def test_an_alert_without_a_route_has_no_trace_link(staff_session):
@@ -70,12 +73,3 @@ def test_an_alert_without_a_route_has_no_trace_link(staff_session):
     page = staff_session.get(f"/admin/telemetry/alertevent/{row.pk}/change/").content.decode()
     assert "this alert is not about a route" in page
     assert "<h1>ServiceTargetDown</h1>" in page  # from its rule's runbook field
-
-
-def test_the_traces_link_appears_once_the_console_has_a_traces_page(monkeypatch):
-    # The console's trace pages (telemetry/explorer/) are not in this branch: no link.
-    assert links.example_traces_url("/api/process", STARTS, STARTS) is None
-    monkeypatch.setattr(links, "TRACES_PAGE_URL_NAME", "admin:telemetry_alertevent_changelist")
-    url = links.example_traces_url("/api/users/{user_id}", STARTS, STARTS + timedelta(minutes=5))
-    assert url.startswith("/admin/telemetry/alertevent/?route=%2Fapi%2Fusers%2F%7Buser_id%7D")
-    assert "start=2026-11-25T16%3A00%3A00%2B00%3A00" in url
