@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from tests.factories import UserFactory
 from tests.harness.process_starters import PROCESS_FIXTURES, process_starters_used
+from tests.telemetry.in_memory import InMemoryTelemetry, configure_in_memory_telemetry
 
 # The fixtures that start real processes (stack, collector), for every end-to-end test.
 pytest_plugins = ["tests.harness.fixtures", "tests.harness.telemetry_fixtures"]
@@ -100,3 +101,19 @@ def _private_cache(settings):
             "LOCATION": f"test-{uuid.uuid4().hex}",
         }
     }
+
+
+@pytest.fixture(scope="session")
+def otel_session() -> InMemoryTelemetry:
+    """Set up once, at session scope: before any per-test settings override (tests/conftest.py
+    overrides CACHES for every test), whose revert would also drop the middleware the
+    instrumentation adds to settings.MIDDLEWARE."""
+    return configure_in_memory_telemetry()
+
+
+@pytest.fixture
+def otel(otel_session: InMemoryTelemetry) -> InMemoryTelemetry:
+    """The process's telemetry, exporting to memory, with empty span and log exporters."""
+    otel_session.spans.clear()
+    otel_session.logs.clear()
+    return otel_session

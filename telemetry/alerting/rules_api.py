@@ -30,27 +30,12 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.openapi import ErrorSerializer
 from telemetry.alerting import audit, budget, live
 from telemetry.alerting.publication_state import PublicationHistory
 from telemetry.alerting.state import PrometheusView
 from telemetry.models import SLO, AlertingAuditEntry, AlertRule, RulePublication, Source
 from telemetry.prometheus import validation
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    # The error body's key is "fields" (common.api_errors); DRF's metaclass moves declared
-    # fields off the class, so Serializer.fields (the property the stubs see) is untouched.
-    fields = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The API's one error shape (common.api_errors), for the schema."""
-
-    error = ErrorDetailSerializer()
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:

@@ -105,15 +105,7 @@ class _Health:
         self.failing = False
         self.lost = 0
         self.last_error = ""
-        self.said_missing_tables = False
         self._lock = threading.Lock()
-
-    def recovered_by_migration(self) -> None:
-        """The tables were just created: the batch that found them missing is written again,
-        so nothing of it counts as lost."""
-        with self._lock:
-            self.failing = False
-            self.lost = 0
 
     def failed(self, exc: BaseException, count: int, what: str) -> None:
         with self._lock:
@@ -122,18 +114,8 @@ class _Health:
             if self.failing:
                 return
             self.failing = True
-        if (
-            "no such table" in str(exc)
-            and self.alias == "telemetry_store"
-            and not self.said_missing_tables
-        ):
-            # The writer creates its own file's tables (StoreWriter._create_schema_once): a
-            # fresh data dir is not a fault, and says nothing above DEBUG.
-            self.said_missing_tables = True
-            logger.debug("local telemetry store: no tables yet in %s", describe_store(self.alias))
-            return
         hint = ""
-        if "no such table" in str(exc) or "does not exist" in str(exc):
+        if _is_missing_table(exc):
             hint = f"; create its tables with `manage.py migrate --database {self.alias}`"
         logger.warning(
             "local telemetry store: cannot write %s to %s (%r)%s; dropping what this "
@@ -211,26 +193,29 @@ class StoreWriter:
     def _write(self, model, columns, batch: list[tuple], *, resource, what: str) -> bool:
         if not batch:
             return True
-        ok = self._write_once(model, columns, batch, resource=resource, what=what)
-        if not ok and self._create_schema_once():
-            ok = self._write_once(model, columns, batch, resource=resource, what=what)
-        return ok
+        error = self._write_once(model, columns, batch, resource=resource)
+        if error is not None and _is_missing_table(error) and self._create_schema_once():
+            error = self._write_once(model, columns, batch, resource=resource)
+        if error is not None:
+            self.health.failed(error, len(batch), what)
+            return False
+        self.health.succeeded()
+        return True
 
     def _create_schema_once(self) -> bool:
         """Create the tables of the store's own SQLite file, once per process, when a write
         found them missing: the file is the store's alone (a fresh data dir, or one deleted
         to start over), so the process that needs it creates it, under a lock beside it.
         An alias the operator named is left to `manage.py migrate --database`. True if the
-        tables were created (or found) now."""
+        tables exist now."""
         if self._schema_tried or self.alias != "telemetry_store":
             return False
         self._schema_tried = True
-        error = self.health.last_error
-        if "no such table" not in error:
-            return False
         import fcntl
 
         from django.core.management import call_command
+
+        from telemetry.models.explorer import StoredLogRecord, StoredSpan
 
         path = f"{settings.DATABASES[self.alias]['NAME']}.migrate-lock"
         try:
@@ -244,16 +229,20 @@ class StoreWriter:
                     verbosity=0,
                     stdout=io.StringIO(),
                 )
+                tables = set(connections[self.alias].introspection.table_names())
         except Exception as exc:
             logger.warning("local telemetry store: cannot create its tables (%r)", exc)
             return False
         finally:
             _close_connection(self.alias)
-        self.health.recovered_by_migration()
+        wanted = {StoredSpan._meta.db_table, StoredLogRecord._meta.db_table}
+        if not wanted <= tables:  # recorded as migrated, yet a table is gone (dropped by hand)
+            return False
         logger.info("local telemetry store: created its tables in %s", describe_store(self.alias))
         return True
 
-    def _write_once(self, model, columns, batch: list[tuple], *, resource, what: str) -> bool:
+    def _write_once(self, model, columns, batch: list[tuple], *, resource) -> Exception | None:
+        """Insert and prune; the exception if the store failed (never raised)."""
         connection = connections[self.alias]
         try:
             with suppress_instrumentation():
@@ -265,13 +254,11 @@ class StoreWriter:
                 self._prune(model)
         except Exception as exc:  # a store that fails must never reach the batch processor
             self._touched.clear()  # the process row may have been rolled back with the batch
-            self.health.failed(exc, len(batch), what)
             # A broken connection is not reused (a caller's own transaction is left to it).
             if not connection.in_atomic_block:
                 connection.close()
-            return False
-        self.health.succeeded()
-        return True
+            return exc
+        return None
 
     def _insert_sql(self, model, columns: Sequence[str]) -> str:
         sql = self._sql.get(model._meta.label)
@@ -402,3 +389,7 @@ def _close_connection(alias: str) -> None:
         connections[alias].close()
     except Exception:  # an exit path must never raise
         pass
+
+
+def _is_missing_table(exc: BaseException) -> bool:
+    return "no such table" in str(exc) or "does not exist" in str(exc)

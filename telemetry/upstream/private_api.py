@@ -32,6 +32,8 @@ SETUP = "telemetry/pipeline/setup.py"
 FAST_PATHS = "telemetry/pipeline/fast_paths.py"
 SAMPLER = "telemetry/sampling/sampler.py"
 EXPORT_SWITCHES = "telemetry/sampling/export_switches.py"
+STORE_ROWS = "telemetry/explorer/rows.py"
+STORE_WRITER = "telemetry/explorer/writer.py"
 SETTINGS = "observability_site/settings.py"
 
 # The fallbacks of the fast paths: with any of their symbols gone, the process runs on these.
@@ -434,12 +436,17 @@ _LOGS = (
         "opentelemetry-sdk",
         PROVIDERS,
         EXPORT_SWITCHES,
+        STORE_WRITER,
     ),
     _logs_symbol(
         "opentelemetry.sdk._logs.export",
         "LogRecordExportResult",
         "opentelemetry-sdk",
         EXPORT_SWITCHES,
+        STORE_WRITER,
+    ),
+    _logs_symbol(
+        "opentelemetry.sdk._logs", "ReadableLogRecord", "opentelemetry-sdk", STORE_ROWS, STORE_WRITER
     ),
     _logs_symbol(
         "opentelemetry.sdk._logs.export", "ConsoleLogRecordExporter", "opentelemetry-sdk", EXPORTERS

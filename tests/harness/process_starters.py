@@ -32,6 +32,7 @@ PROCESS_STARTERS = {
     ),
     "tests.harness.collector": frozenset({"Collector", "running_collector"}),
     "tests.harness.prometheus": frozenset({"start_prometheus"}),
+    "tests.harness.alertmanager": frozenset({"start_alertmanager"}),
     "tests.harness.browser": frozenset({"headless_chromium"}),
     "tests.harness.jobs": frozenset({"queue_job"}),
     "tests.harness.proxy": frozenset({"start_proxy"}),

@@ -81,7 +81,7 @@ def test_creating_a_rule_stores_publishes_and_audits_it(staff_client, staff, rul
         ({"name": "Many NotFound"}, "name", "letters, digits"),
         ({"name": "HighErrorRate", "group": "service_alerts"}, "name", "already has a rule"),
         ({"runbook": "../etc/passwd"}, "runbook", "runbook page name"),
-        ({"summary": "nul\x00byte"}, "summary", "Null characters are not allowed"),
+        ({"summary": "nul\x00byte"}, "summary", "Text with a NUL character cannot be stored"),
         ({"severity": "page"}, "severity", "not a valid choice"),
     ],
 )

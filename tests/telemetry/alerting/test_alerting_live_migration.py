@@ -10,7 +10,6 @@ import pytest
 from django.apps import apps
 
 from telemetry.models import SLO, AlertingAuditEntry, AlertRule
-from tests.harness.servers import manage, prepared_stack
 
 m0007 = importlib.import_module("telemetry.migrations.0007_alerting_live")
 SEEDED = {rule["name"] for rule in m0007.META_RULES}
@@ -46,28 +45,3 @@ def test_reversing_deletes_the_seeded_rules_but_an_edited_one(capsys):
         AlertRule.objects.filter(group="meta_monitoring").values_list("name", flat=True)
     ) == ["CollectorDown"]
     assert "meta_monitoring/CollectorDown was edited; kept" in capsys.readouterr().out
-
-
-def test_it_migrates_back_to_0005_and_forward_again(tmp_path):
-    # On a database of its own (SQLite, or a fresh PostgreSQL one in the PostgreSQL pass),
-    # with the real `migrate`, so the test database is left as it is.
-    with prepared_stack(tmp_path) as stack:
-        manage(stack.env, "migrate", "telemetry", "0005", "--noinput")
-        tables = manage(stack.env, "shell", "-c", TABLES)
-        assert "telemetry_rulepublication" not in tables
-        assert "telemetry_alertingauditentry" not in tables
-        assert "'runbook'" not in manage(stack.env, "shell", "-c", ALERT_RULE_COLUMNS)
-        manage(stack.env, "migrate", "--noinput")
-        assert manage(stack.env, "shell", "-c", META_COUNT).split()[-1] == str(len(SEEDED))
-
-
-TABLES = "from django.db import connection; print(connection.introspection.table_names())"
-ALERT_RULE_COLUMNS = (
-    "from django.db import connection; "
-    "print([c.name for c in connection.introspection.get_table_description("
-    "connection.cursor(), 'telemetry_alertrule')])"
-)
-META_COUNT = (
-    "from telemetry.models import AlertRule; "
-    "print(AlertRule.objects.filter(group='meta_monitoring').count())"
-)

@@ -19,7 +19,6 @@ from tests.telemetry.explorer.support import (
     store_db,
     store_db_committed,
 )
-from tests.telemetry.in_memory import otel_fixture, otel_session_fixture  # noqa: F401
 
 BOUNDS = StoreBounds(max_spans=10_000, max_log_records=10_000, max_age_seconds=86_400)
 
