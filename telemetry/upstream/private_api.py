@@ -446,7 +446,11 @@ _LOGS = (
         STORE_WRITER,
     ),
     _logs_symbol(
-        "opentelemetry.sdk._logs", "ReadableLogRecord", "opentelemetry-sdk", STORE_ROWS, STORE_WRITER
+        "opentelemetry.sdk._logs",
+        "ReadableLogRecord",
+        "opentelemetry-sdk",
+        STORE_ROWS,
+        STORE_WRITER,
     ),
     _logs_symbol(
         "opentelemetry.sdk._logs.export", "ConsoleLogRecordExporter", "opentelemetry-sdk", EXPORTERS
