@@ -2,14 +2,20 @@
 gunicorn's uvicorn worker), in-process with the real telemetry set-up: async and sync views
 traced with the same route names as under WSGI, the trace continued and handed back, probes
 untraced, errors marked, forced sampling obeyed, and no telemetry middleware adapted with
-sync_to_async."""
+sync_to_async.
+
+Each runs twice: on the site's middleware, where WhiteNoise (synchronous only) makes Django
+run the whole chain in one synchronous call (so the middlewares serve in their sync mode),
+and on the same chain without WhiteNoise, where every middleware serves in its async mode
+(ServerSpanMiddleware's own coroutine path).
+"""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.core.handlers.asgi import ASGIHandler
 from django.test import AsyncClient, override_settings
 from opentelemetry.trace import SpanKind, StatusCode
@@ -23,6 +29,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.telemetry.urls")]
 TRACE_ID = "5bf92f3577b34da6a3ce929d0e0e4737"
 PARENT_SPAN_ID = "10f067aa0ba902b8"
 TRACEPARENT = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"
+
+
+@pytest.fixture(autouse=True, params=["site chain", "async chain"])
+def chain(request, settings) -> str:
+    if request.param == "async chain":
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "whitenoise" not in m]
+    return request.param
 
 
 def server_spans(otel):
@@ -102,16 +115,14 @@ def test_a_forced_request_is_kept_under_asgi_at_ratio_zero(otel, settings):
     assert span.attributes["sampling.rule"] == "forced: header"
 
 
-def test_no_telemetry_middleware_is_adapted_with_sync_to_async(otel, caplog, settings):
+def test_no_telemetry_middleware_is_adapted_with_sync_to_async(otel, caplog, settings, chain):
     # With DEBUG on, Django logs each middleware whose mode it has to adapt to the handler's
     # (a thread hop per request under ASGI), on django.request.
     settings.DEBUG = True
     with caplog.at_level(logging.DEBUG, logger="django.request"):
-        ASGIHandler()
+        handler = ASGIHandler()
 
     adapted = [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()]
-    # The check sees adaptations: WhiteNoise 6 is synchronous only.
-    assert any("WhiteNoiseMiddleware" in message for message in adapted), adapted
     ours = (
         middleware.FORCED_SAMPLING,
         middleware.SERVER_SPAN,
@@ -119,6 +130,14 @@ def test_no_telemetry_middleware_is_adapted_with_sync_to_async(otel, caplog, set
         "telemetry.profiling.middleware.ProfilingMiddleware",
     )
     assert not [m for m in adapted if any(path in m for path in ours)], adapted
+    if chain == "site chain":
+        # The check sees adaptations: WhiteNoise 6 is synchronous only, and so makes every
+        # middleware above it synchronous too (one thread hop for the whole chain).
+        assert any("WhiteNoiseMiddleware" in message for message in adapted), adapted
+    else:
+        # Without it nothing is adapted: the chain down to the view is coroutines.
+        assert adapted == []
+        assert iscoroutinefunction(handler._middleware_chain)
 
 
 @override_settings(ROOT_URLCONF="observability_site.urls")
