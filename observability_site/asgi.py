@@ -16,8 +16,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
 
 from django.core.asgi import get_asgi_application
 
-from telemetry.pipeline.entrypoints import configure_for_server
+from telemetry.pipeline.entrypoints import configure_for_server, with_telemetry_lifespan
 
 configure_for_server("asgi")
 
-application = get_asgi_application()
+# Flushed at the server's lifespan shutdown: uvicorn ends by re-raising SIGTERM, which skips
+# atexit (telemetry.pipeline.entrypoints).
+application = with_telemetry_lifespan(get_asgi_application())

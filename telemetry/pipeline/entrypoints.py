@@ -18,18 +18,29 @@ before it builds Django's handler:
   without lazy-apps) cannot be served correctly this way: its children cannot use the
   parent's exporters. They say so once and export nothing (telemetry.pipeline.setup).
 
-Flushed at exit: the set-up registers an atexit hook, which runs when the server returns
-normally (uvicorn, hypercorn and gunicorn on SIGTERM, a spawn child's exit). A server that
-leaves SIGTERM at its default (which ends the process without atexit: waitress) gets a
-handler that flushes first, then dies of the signal as before.
+Flushed at exit: the set-up registers an atexit hook, which runs when the process returns
+normally (gunicorn's sync and gthread workers on SIGTERM, hypercorn's spawned workers,
+daphne). But uvicorn, on its own or as gunicorn's worker class, ends a graceful shutdown by
+raising the signal again with its default handler, which ends the process without atexit:
+so asgi.py's application also answers the ASGI lifespan protocol and flushes at
+`lifespan.shutdown`, which uvicorn and hypercorn send once the last request is answered.
+Django's ASGI handler does not speak lifespan, so nothing else is lost. A WSGI server that
+leaves SIGTERM at its default (waitress) gets a handler that flushes first, then dies of the
+signal as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
+from typing import Any
 
-from telemetry.pipeline.setup import configure_telemetry, flush_then_die_on_sigterm
+from telemetry.pipeline.setup import (
+    configure_telemetry,
+    flush_then_die_on_sigterm,
+    shutdown_telemetry,
+)
 
 
 def configure_for_server(role: str) -> bool:
@@ -41,3 +52,24 @@ def configure_for_server(role: str) -> bool:
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
             flush_then_die_on_sigterm()
     return built
+
+
+def with_telemetry_lifespan(application: Any) -> Any:
+    """`application` (Django's ASGI handler) answering the ASGI lifespan protocol itself:
+    startup is acknowledged, shutdown flushes this process's telemetry (at most 3 s, off the
+    event loop) before it is acknowledged. Every other scope goes to `application`."""
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await application(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(shutdown_telemetry)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    return app

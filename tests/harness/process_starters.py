@@ -36,6 +36,9 @@ PROCESS_STARTERS = {
     "tests.harness.jobs": frozenset({"queue_job"}),
     "tests.harness.fixtures": frozenset({"stack"}),
     "tests.harness.telemetry_fixtures": frozenset({"collector_fixture"}),
+    "tests.harness.web_servers": frozenset({"start_web_server"}),
+    "tests.harness.tls": frozenset({"make_certificates"}),
+    "tests.harness.tls_proxy": frozenset({"TlsProxy", "running_tls_proxy"}),
 }
 
 
