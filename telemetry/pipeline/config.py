@@ -95,7 +95,7 @@ class TelemetryConfig:
             elif signal.exporter == "console":
                 parts.append(f"{signal.name}: console")
             elif signal.endpoint and signal.tls_problem:
-                parts.append(f"{signal.name}: not exported (bad OTLP certificate, see below)")
+                parts.append(f"{signal.name}: not exported (unusable OTLP certificate, see below)")
             elif signal.endpoint:
                 parts.append(f"{signal.name}: OTLP {signal.protocol} {signal.endpoint}")
             else:
@@ -104,7 +104,8 @@ class TelemetryConfig:
             host, ports = self.prometheus_pull
             parts.append(f"metrics also scraped at {host}:{ports.start}-{ports.stop - 1}")
         hint = ""
-        if not any(s.exported for s in (self.traces, self.metrics, self.logs)):
+        signals = (self.traces, self.metrics, self.logs)
+        if not any(s.exported or s.tls_problem for s in signals):
             hint = "; set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4317) to export"
         return f"telemetry for {self.service_name}: " + ", ".join(parts) + hint
 

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import ssl
 import threading
+import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +160,13 @@ _TLS_FAILURE_MARKERS = (
 
 class TlsFailureReport(logging.Filter):
     """Drops the exporters' records of a failed TLS handshake, after saying once, in one
-    line, what failed and which variables to check."""
+    line, what failed and which variables to check.
+
+    The gRPC exporter's failure records carry the handshake's error; the HTTP exporters'
+    do not (the detail is in their WARNING retries, below the level settings.LOGGING lets
+    through), so a check at start-up (check_handshakes) reports theirs. Once a handshake
+    failed, every export failure of this process is that one (the certificates are read
+    at start-up): the detail-less ones are dropped too."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -169,19 +179,24 @@ class TlsFailureReport(logging.Filter):
         except Exception:  # a record we cannot read is not ours to drop
             return True
         if not any(marker in message for marker in _TLS_FAILURE_MARKERS):
-            return True
+            return not (self.reported and message.startswith(("Failed to export", "Transient")))
+        self.report(_reason(message))
+        return False
+
+    def report(self, reason: str, where: str = "the OTLP collector") -> None:
+        """Say once per process that the handshake with `where` failed, and why."""
         with self._lock:
             first, self.reported = not self.reported, True
         if first:
             logger.error(
-                "telemetry: the TLS handshake with the OTLP collector failed (%s); check "
+                "telemetry: the TLS handshake with %s failed (%s); check "
                 "OTEL_EXPORTER_OTLP_CERTIFICATE (the CA that signed the collector's "
                 "certificate) and, for mutual TLS, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and "
                 "_CLIENT_KEY. What cannot be sent is dropped; requests are served as usual. "
                 "Further TLS failures of this process are not logged.",
-                _reason(message),
+                where,
+                reason,
             )
-        return False
 
 
 def _reason(message: str) -> str:
@@ -208,3 +223,83 @@ def report_tls_failures_once() -> TlsFailureReport:
         if _report not in exporter_logger.filters:
             exporter_logger.addFilter(_report)
     return _report
+
+
+def check_handshakes(signals) -> threading.Thread | None:
+    """Check, in a background thread (never holding start-up or a request), the TLS
+    handshake with each https:// OTLP endpoint of `signals` (SignalConfig) that is exported,
+    with the CA and client certificate its variables name; a refused handshake is reported
+    once (TlsFailureReport). An unreachable collector is not a TLS problem: left to the
+    exporters' usual retries. Returns the thread, if one was started."""
+    targets: dict[tuple, list[str]] = {}
+    for signal in signals:
+        endpoint = signal.endpoint or ""
+        if not (signal.exported and signal.exporter == "otlp" and endpoint.startswith("https://")):
+            continue
+        parts = urlsplit(endpoint)
+        files = tls_files(signal.name)
+        key = (
+            parts.hostname or "localhost",
+            parts.port or 443,
+            files["CERTIFICATE"].path if "CERTIFICATE" in files else None,
+            files["CLIENT_CERTIFICATE"].path if "CLIENT_CERTIFICATE" in files else None,
+            files["CLIENT_KEY"].path if "CLIENT_KEY" in files else None,
+            "h2" if signal.protocol == "grpc" else "http/1.1",
+        )
+        targets.setdefault(key, []).append(signal.name)
+    if not targets:
+        return None
+    thread = threading.Thread(
+        target=_check_all, args=(targets,), name="telemetry-tls-check", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _check_all(targets: dict[tuple, list[str]]) -> None:
+    for (host, port, ca, certificate, key, alpn), names in targets.items():
+        reason = handshake_problem(host, port, ca, certificate, key, alpn)
+        if reason:
+            _wait_for_logging()
+            _report.report(reason, f"the OTLP collector at {host}:{port} ({', '.join(names)})")
+            return
+
+
+def handshake_problem(
+    host: str,
+    port: int,
+    ca: str | None,
+    certificate: str | None,
+    key: str | None,
+    alpn: str = "http/1.1",
+    timeout: float = 5.0,
+) -> str | None:
+    """Why a TLS handshake with host:port fails with these files, None when it succeeds
+    (or the address does not answer: not a TLS matter)."""
+    try:
+        context = ssl.create_default_context(cafile=ca)
+        if certificate:
+            context.load_cert_chain(certificate, key)
+        context.set_alpn_protocols([alpn])
+    except (OSError, ssl.SSLError) as error:
+        return f"the certificate files cannot be loaded: {error}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=host):
+                return None
+    except ssl.SSLCertVerificationError as error:
+        return f"certificate verify failed: {error.verify_message}"
+    except ssl.SSLError as error:
+        return error.reason or str(error)
+    except OSError:
+        return None
+
+
+def _wait_for_logging(timeout: float = 30) -> None:
+    """Until Django has configured logging (gunicorn's post_fork runs before it does), so
+    the report reaches the configured handlers."""
+    from django.apps import apps
+
+    deadline = time.monotonic() + timeout
+    while not apps.ready and time.monotonic() < deadline:
+        time.sleep(0.1)

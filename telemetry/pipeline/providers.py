@@ -233,6 +233,9 @@ class _DroppingLogExporter(LogRecordExporter):
     def export(self, batch):
         return LogRecordExportResult.SUCCESS
 
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
     def shutdown(self) -> None:
         return None
 

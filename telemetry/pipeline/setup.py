@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from telemetry.pipeline.config import TelemetryConfig, load_config
 from telemetry.pipeline.fast_paths import announce_stock_components, fast_paths_enabled
-from telemetry.pipeline.otlp_tls import report_tls_failures_once
+from telemetry.pipeline.otlp_tls import check_handshakes, report_tls_failures_once
 from telemetry.pipeline.providers import build_providers, drop_exports
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,10 @@ def configure_telemetry(
         # the processors' and exporters' metrics are kept (one measurement per batch): the
         # per-span and per-log-record ones are not (see new_tracer_provider).
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+        # gRPC's C core logs every failed handshake and reconnection on stderr at INFO (a
+        # wrong CA: a line per attempt, forever); telemetry.pipeline.otlp_tls reports it
+        # once. Its errors still print. Read when the core starts, before any exporter.
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
         state = _ProcessTelemetry(pid=os.getpid(), role=role, config=config)
         if not config.sdk_disabled:
             # Decided before anything is built: the fast paths, or the stock components
@@ -110,6 +114,7 @@ def configure_telemetry(
             atexit.register(shutdown_telemetry)
             # A refused TLS handshake with the collector: one line, not one per batch.
             report_tls_failures_once()
+            check_handshakes((config.traces, config.metrics, config.logs))
             _watch_for_fork()
             # Instrumentations read the global providers, so they come after them.
             from telemetry.pipeline.instrumentation import instrument_libraries
@@ -185,6 +190,8 @@ def _after_fork_in_child() -> None:
     state.shut_down = True  # nothing of its own to flush
     for switchable in state.exporters:
         drop_exports(switchable)
+    # Logging's own locks are re-made in the child before this hook runs.
+    announce_destination()
 
 
 def shutdown_telemetry(timeout_millis: int = SHUTDOWN_TIMEOUT_MILLIS) -> None:

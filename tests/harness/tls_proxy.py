@@ -36,7 +36,7 @@ events {{ worker_connections 256; }}
 http {{
     log_format otlp 'port=$server_port uri=$uri status=$status '
                     'content_encoding=$http_content_encoding grpc_encoding=$http_grpc_encoding '
-                    'client_verify=$ssl_client_verify';
+                    'client_verify=$ssl_client_verify token=$http_x_otlp_token';
     access_log {directory}/access.log otlp;
     client_body_temp_path {directory}/body;
     proxy_temp_path {directory}/proxy;
@@ -147,7 +147,8 @@ class TlsProxy:
 
     def access_log(self) -> list[dict[str, str]]:
         """One dict per request nginx served: port, uri, status, content_encoding,
-        grpc_encoding, client_verify ('-' where a header was absent)."""
+        grpc_encoding, client_verify, token (the X-OTLP-Token header; '-' where a header
+        was absent)."""
         path = self.directory / "access.log"
         if not path.exists():
             return []

@@ -27,8 +27,10 @@ class WebServer:
     def command(self, port: int, workers: int) -> list[str]:
         bind = f"127.0.0.1:{port}"
         if self.name.startswith("gunicorn"):
-            app = "observability_site.asgi:application" if self.interface == "asgi" else (
-                "observability_site.wsgi"
+            app = (
+                "observability_site.asgi:application"
+                if self.interface == "asgi"
+                else ("observability_site.wsgi")
             )
             return [str(BIN / "gunicorn"), "-c", GUNICORN_CONF, "--bind", bind, app]
         if self.name == "uvicorn":

@@ -102,9 +102,8 @@ def test_an_async_view_that_raises_marks_the_span(otel):
 
 def test_a_forced_request_is_kept_under_asgi_at_ratio_zero(otel, settings):
     settings.TELEMETRY_CONTROL_ENABLED = False  # the poller would reload the policy
-    use_policy(
-        snapshot(0.0, force_header_key="HTTP_X_DEBUG_TRACE", force_header_value="s3cret", forcing=True)
-    )
+    forcing = {"force_header_key": "HTTP_X_DEBUG_TRACE", "force_header_value": "s3cret"}
+    use_policy(snapshot(0.0, forcing=True, **forcing))
     try:
         get("/test/async/1", **{"x-debug-trace": "s3cret"})
         get("/test/async/2")

@@ -121,7 +121,8 @@ def test_it_traces_every_worker_and_flushes_at_exit(collector, stack, server_nam
     # One instance per worker process, none of them the server's main process unless it is
     # the only one.
     served = spans_named(received.spans, SPAN_NAME)
-    instances = {(s["resource"]["process.pid"], s["resource"]["service.instance.id"]) for s in served}
+    resources = [span["resource"] for span in served]
+    instances = {(r["process.pid"], r["service.instance.id"]) for r in resources}
     assert len(instances) == workers == len(pids(served)), instances
     if server.processes != "single":
         assert proc.popen.pid not in pids(served)
