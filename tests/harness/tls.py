@@ -1,19 +1,23 @@
-"""Certificates made by the test itself, with the openssl command line: a CA, a server
-certificate for 127.0.0.1/localhost signed by it, a client certificate signed by it, and a
-second, unrelated CA (the "wrong CA" a misconfigured service would trust).
+"""Certificates made by the test itself: a CA, a server certificate for the collector
+(127.0.0.1, localhost), a client certificate for the service, and a second, unrelated CA
+(the "wrong CA" a misconfigured service would trust).
 
-Nothing is downloaded and nothing outlives the test's directory. openssl is Debian's (the
-`openssl` package, on every machine of this project); the `cryptography` package would do
-the same in Python, but would be one more dependency for the tests only.
+They come from the script operators use for the compose stack,
+deploy/otel-collector/make-certificates.sh (Debian's openssl; nothing downloaded), so the
+end-to-end TLS tests also hold that script to its word. Nothing outlives the test's
+directory.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-OPENSSL = "openssl"
+from tests.paths import REPO_ROOT
+
+MAKE_CERTIFICATES = REPO_ROOT / "deploy" / "otel-collector" / "make-certificates.sh"
 
 
 @dataclass(frozen=True)
@@ -24,77 +28,43 @@ class Certificates:
 
     @property
     def ca(self) -> Path:
-        return self.directory / "ca.pem"
+        return self.directory / "ca.crt"
 
     @property
     def server_certificate(self) -> Path:
-        return self.directory / "server.pem"
+        return self.directory / "collector" / "tls.crt"
 
     @property
     def server_key(self) -> Path:
-        return self.directory / "server-key.pem"
+        return self.directory / "collector" / "tls.key"
 
     @property
     def client_certificate(self) -> Path:
-        return self.directory / "client.pem"
+        return self.directory / "service" / "tls.crt"
 
     @property
     def client_key(self) -> Path:
-        return self.directory / "client-key.pem"
+        return self.directory / "service" / "tls.key"
 
     @property
     def wrong_ca(self) -> Path:
-        return self.directory / "wrong-ca.pem"
+        return self.directory / "other" / "ca.crt"
 
 
-def _openssl(*args: str, cwd: Path) -> None:
-    done = subprocess.run([OPENSSL, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, f"openssl {' '.join(args)} failed:\n{done.stderr}"
-
-
-def _new_ca(directory: Path, name: str, common_name: str) -> None:
-    _openssl(
-        *("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"),
-        *("-nodes", "-days", "2", "-subj", f"/CN={common_name}"),
-        *("-keyout", f"{name}-key.pem", "-out", f"{name}.pem"),
-        *("-addext", "basicConstraints=critical,CA:TRUE"),
-        *("-addext", "keyUsage=critical,keyCertSign,cRLSign"),
-        cwd=directory,
+def _make(directory: Path) -> None:
+    done = subprocess.run(
+        ["bash", str(MAKE_CERTIFICATES), str(directory)],
+        env={**os.environ, "OTLP_TLS_OWNER": f"{os.getuid()}:{os.getgid()}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-
-
-def _signed(directory: Path, name: str, common_name: str, extensions: str) -> None:
-    """A key and a certificate for `name`, signed by the CA in `directory`."""
-    (directory / f"{name}.ext").write_text(extensions)
-    _openssl(
-        *("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"),
-        *("-subj", f"/CN={common_name}", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr"),
-        cwd=directory,
-    )
-    _openssl(
-        *("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem"),
-        *("-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.pem"),
-        cwd=directory,
-    )
+    assert done.returncode == 0, f"{MAKE_CERTIFICATES} failed:\n{done.stdout}{done.stderr}"
 
 
 def make_certificates(directory: Path) -> Certificates:
-    """Generate a CA, a server certificate (127.0.0.1, localhost), a client certificate and
-    an unrelated CA into `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    _new_ca(directory, "ca", "observability-site test CA")
-    _signed(
-        directory,
-        "server",
-        "localhost",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n",
-    )
-    _signed(
-        directory,
-        "client",
-        "observability-site",
-        "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n",
-    )
-    _new_ca(directory, "wrong-ca", "some other CA")
+    """Generate the CA, the collector's and the service's certificates, and an unrelated CA
+    (in other/), into `directory`."""
+    _make(directory)
+    _make(directory / "other")
     return Certificates(directory)

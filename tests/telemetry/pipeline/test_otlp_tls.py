@@ -12,6 +12,7 @@ images do): the HTTP exporters must still use the OTLP CA.
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import httpx
@@ -202,3 +203,36 @@ def test_a_missing_certificate_file_is_one_line_at_start_up(collector, tls_proxy
     assert "traces, metrics, logs not exported" in output
     assert "Traceback" not in output and "Failed to read file" not in output
     assert collector.received().spans == []
+
+
+def test_the_collectors_certificate_names_the_compose_service(certificates):
+    # deploy/compose.tls.yaml sends to https://otel-collector:4317 with the script's files.
+    done = subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-in",
+            str(certificates.server_certificate),
+            "-noout",
+            "-ext",
+            "subjectAltName",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DNS:otel-collector" in done.stdout and "IP Address:127.0.0.1" in done.stdout
+    verify = subprocess.run(
+        [
+            "openssl",
+            "verify",
+            "-CAfile",
+            str(certificates.ca),
+            str(certificates.client_certificate),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
