@@ -37,7 +37,7 @@ PROCESS_STARTERS = {
     "tests.harness.fixtures": frozenset({"stack"}),
     "tests.harness.telemetry_fixtures": frozenset({"collector_fixture"}),
     "tests.harness.web_servers": frozenset({"start_web_server"}),
-    "tests.harness.tls": frozenset({"make_certificates"}),
+    "tests.harness.tls": frozenset({"make_certificates", "_make"}),
     "tests.harness.tls_proxy": frozenset({"TlsProxy", "running_tls_proxy"}),
 }
 
