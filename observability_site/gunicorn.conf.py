@@ -14,6 +14,10 @@ from pathlib import Path
 _port = os.environ.get("PORT", "8000")
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{_port}")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# gthread (default), sync, or uvicorn_worker.UvicornWorker for the ASGI application
+# (`gunicorn -c observability_site/gunicorn.conf.py -k uvicorn_worker.UvicornWorker
+# observability_site.asgi:application`; `threads` does not apply to it). The hooks below
+# serve all three: post_fork runs before the worker imports its application.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
@@ -52,7 +56,8 @@ def on_starting(server):
 
 def post_fork(server, worker):
     # Telemetry providers own threads, which do not survive fork(): each worker builds its
-    # own here, before it loads the Django app (so the instrumentation wraps it).
+    # own here, before it loads the Django app (so the instrumentation wraps it). The entry
+    # module's own set-up (wsgi.py, asgi.py) then finds it done in this process.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
     from telemetry.pipeline.setup import configure_telemetry
 

@@ -11,6 +11,7 @@ import logging
 import os
 from timeit import default_timer
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from opentelemetry.context import attach, detach
 from opentelemetry.instrumentation._semconv import (
@@ -110,11 +111,23 @@ class ServerSpanMiddleware(_DjangoMiddleware):
       to decide; otherwise the span starts named by its method, Django resolves the path
       once, and the response hook names a recording span by its route template;
     - the capture-headers variables are read when the middleware is built.
-    ASGI requests, and the old or duplicated HTTP conventions, go the instrumentation's way.
+    ASGI requests, and the old or duplicated HTTP conventions, go the instrumentation's way;
+    under an ASGI handler in one coroutine (`_serve_async`), without a thread per request.
     """
+
+    # Django calls it in whichever mode its handler runs: no sync_to_async around an async
+    # view's chain (docs/telemetry.md, "Servers").
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response) -> None:
         super().__init__(get_response)
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+            # Django wraps a synchronous process_view in sync_to_async for an async handler
+            # (a thread hop per request): give it the same method as a coroutine.
+            self.process_view = self._process_view_async  # type: ignore[method-assign]
         self._lean = self._sem_conv_opt_in_mode is _StabilityMode.HTTP
         self._capture_request_headers = bool(
             os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST)
@@ -124,6 +137,8 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._async:
+            return self._serve_async(request)  # type: ignore[return-value]  # awaited by Django
         if not self._lean or _is_asgi_request(request):
             return super().__call__(request)
         if self._excluded_urls.url_disabled(_url_for_exclusion(request)):
@@ -174,6 +189,18 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             if parent_token is not None:
                 detach(parent_token)
 
+    async def _serve_async(self, request: HttpRequest) -> HttpResponse:
+        """An ASGI request, as the instrumentation serves it (its process_request and
+        process_response: the span from the ASGI scope, the same hooks, names and metrics),
+        in the request's own coroutine. Both steps only compute, so they run on the event
+        loop; the span is current (attached to the task's context) while the view runs."""
+        self.process_request(request)
+        response = await self.get_response(request)
+        return self.process_response(request, response)
+
+    async def _process_view_async(self, request, view_func, *args, **kwargs):
+        return self._process_view(request, view_func, *args, **kwargs)
+
     def _add_request_attributes(self, span: Span, request: HttpRequest) -> None:
         mode = self._sem_conv_opt_in_mode
         attributes = collect_request_attributes(request.META, mode)
@@ -219,6 +246,9 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             logger.exception("Exception raised by %s", getattr(hook, "__name__", hook))
 
     def process_view(self, request, view_func, *args, **kwargs):
+        return self._process_view(request, view_func, *args, **kwargs)
+
+    def _process_view(self, request, view_func, *args, **kwargs):
         if getattr(request, _SERVED, None) is None:
             return super().process_view(request, view_func, *args, **kwargs)
         return None  # the response hook names the span and the metric by the route template

@@ -8,7 +8,6 @@ main process, which then builds them in worker_init.
 
 from __future__ import annotations
 
-import os
 import signal
 from typing import Any
 
@@ -61,15 +60,9 @@ def _on_worker_process_init(**kwargs: Any) -> None:
     # A child dies on SIGTERM (Celery resets it to the default), and a supervisor that
     # signals the whole process group sends it one. Flush first, then die as before.
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _flush_then_die)
+        from telemetry.pipeline.setup import flush_then_die_on_sigterm
 
-
-def _flush_then_die(signum: int, frame: Any) -> None:
-    from telemetry.pipeline.setup import shutdown_telemetry
-
-    shutdown_telemetry()
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+        flush_then_die_on_sigterm()
 
 
 def _on_worker_process_shutdown(**kwargs: Any) -> None:

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from common.env import envbool, envint
+from telemetry.pipeline.otlp_tls import plaintext_warning, tls_problem
 
 SIGNALS = ("traces", "metrics", "logs")
 PROTOCOLS = ("grpc", "http/protobuf")
@@ -35,10 +36,16 @@ class SignalConfig:
     exporter: str  # "otlp", "console" or "none"
     protocol: str  # "grpc" or "http/protobuf"; meaningful for "otlp" only
     endpoint: str | None  # None: no endpoint configured for this signal
+    # Why the OTLP certificate files cannot be used (the signal is then not exported).
+    tls_problem: str | None = None
+    # A certificate configured for an http:// endpoint (sent in plaintext): said once.
+    tls_warning: str | None = None
 
     @property
     def exported(self) -> bool:
-        return self.exporter == "console" or (self.exporter == "otlp" and bool(self.endpoint))
+        if self.exporter == "console":
+            return True
+        return self.exporter == "otlp" and bool(self.endpoint) and self.tls_problem is None
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,27 @@ class TelemetryConfig:
     # OTEL_METRICS_EXPORTER lists "prometheus": (host, ports) this process serves its
     # metrics on for scraping, besides (or instead of) pushing them.
     prometheus_pull: tuple[str, range] | None = None
+    # The W3C `traceresponse` header on every traced response (TELEMETRY_TRACE_RESPONSE).
+    trace_response: bool = True
+
+    def tls_lines(self) -> tuple[list[str], list[str]]:
+        """(errors, warnings) about the OTLP certificates: one line per distinct problem,
+        naming the signals it concerns."""
+        errors: dict[str, list[str]] = {}
+        warnings: dict[str, list[str]] = {}
+        for signal in (self.traces, self.metrics, self.logs):
+            if signal.tls_problem:
+                errors.setdefault(signal.tls_problem, []).append(signal.name)
+            if signal.tls_warning:
+                warnings.setdefault(signal.tls_warning, []).append(signal.name)
+        return (
+            [
+                f"telemetry: {', '.join(names)} not exported (kept in process, requests are "
+                f"served as usual): {problem}"
+                for problem, names in errors.items()
+            ],
+            [f"telemetry: {warning}" for warning in warnings],
+        )
 
     def describe(self) -> str:
         """One line that says where each signal goes, for the start-up log."""
@@ -66,6 +94,8 @@ class TelemetryConfig:
                 parts.append(f"{signal.name}: off")
             elif signal.exporter == "console":
                 parts.append(f"{signal.name}: console")
+            elif signal.endpoint and signal.tls_problem:
+                parts.append(f"{signal.name}: not exported (unusable OTLP certificate, see below)")
             elif signal.endpoint:
                 parts.append(f"{signal.name}: OTLP {signal.protocol} {signal.endpoint}")
             else:
@@ -74,7 +104,8 @@ class TelemetryConfig:
             host, ports = self.prometheus_pull
             parts.append(f"metrics also scraped at {host}:{ports.start}-{ports.stop - 1}")
         hint = ""
-        if not any(s.exported for s in (self.traces, self.metrics, self.logs)):
+        signals = (self.traces, self.metrics, self.logs)
+        if not any(s.exported or s.tls_problem for s in signals):
             hint = "; set OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4317) to export"
         return f"telemetry for {self.service_name}: " + ", ".join(parts) + hint
 
@@ -150,7 +181,15 @@ def _signal_config(signal: str, enabled_by_settings: bool) -> SignalConfig:
         raise ImproperlyConfigured(
             f"{variable} must be a URL starting with http:// or https://, got {endpoint!r}"
         )
-    return SignalConfig(name=signal, exporter=exporter, protocol=protocol, endpoint=endpoint)
+    exported_over_otlp = exporter == "otlp" and bool(endpoint)
+    return SignalConfig(
+        name=signal,
+        exporter=exporter,
+        protocol=protocol,
+        endpoint=endpoint,
+        tls_problem=tls_problem(signal) if exported_over_otlp else None,
+        tls_warning=plaintext_warning(signal, endpoint) if exported_over_otlp else None,
+    )
 
 
 def load_config() -> TelemetryConfig:
@@ -176,4 +215,5 @@ def load_config() -> TelemetryConfig:
         service_version=settings.SERVICE_VERSION,
         deployment_environment=settings.DEPLOYMENT_ENVIRONMENT,
         prometheus_pull=_prometheus_pull(),
+        trace_response=envbool("TELEMETRY_TRACE_RESPONSE", True),
     )

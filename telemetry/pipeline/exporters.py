@@ -1,6 +1,7 @@
 """The exporter of each signal, as its SignalConfig names it: console, or OTLP over gRPC or
 HTTP. The OTLP exporters read their endpoint, headers, timeout, certificates and compression
-from the standard OTEL_EXPORTER_OTLP_* variables themselves."""
+from the standard OTEL_EXPORTER_OTLP_* variables (and their per-signal forms) themselves; the
+HTTP ones get a session that keeps the configured CA (telemetry.pipeline.otlp_tls)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
 from telemetry.pipeline.config import SignalConfig
 from telemetry.pipeline.fast_paths import fast_paths_enabled
+from telemetry.pipeline.otlp_tls import http_session
 
 
 def span_exporter(signal: SignalConfig):
@@ -24,13 +26,13 @@ def span_exporter(signal: SignalConfig):
             OTLPSpanExporter as HttpOTLPSpanExporter,
         )
 
-        return HttpOTLPSpanExporter()
+        return HttpOTLPSpanExporter(session=http_session(signal.name))
     # The OTLP exporters with a faster encoder of the same messages (telemetry.fastpath).
     from telemetry.fastpath.span_exporters import GrpcSpanExporter, HttpSpanExporter
 
     if signal.protocol == "grpc":
         return GrpcSpanExporter()
-    return HttpSpanExporter()
+    return HttpSpanExporter(session=http_session(signal.name))
 
 
 def metric_exporter(signal: SignalConfig):
@@ -44,7 +46,7 @@ def metric_exporter(signal: SignalConfig):
         OTLPMetricExporter as HttpMetricExporter,
     )
 
-    return HttpMetricExporter()
+    return HttpMetricExporter(session=http_session(signal.name))
 
 
 def log_exporter(signal: SignalConfig):
@@ -58,4 +60,4 @@ def log_exporter(signal: SignalConfig):
         OTLPLogExporter as HttpLogExporter,
     )
 
-    return HttpLogExporter()
+    return HttpLogExporter(session=http_session(signal.name))

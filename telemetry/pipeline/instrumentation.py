@@ -21,7 +21,7 @@ from opentelemetry.trace import Span
 from common.log_filters import RequestQueryFilter
 from telemetry.conventions.redaction import redacted_query
 from telemetry.conventions.routes import route_template
-from telemetry.pipeline import middleware
+from telemetry.pipeline import middleware, semconv
 from telemetry.pipeline.config import TelemetryConfig
 from telemetry.pipeline.fast_paths import fast_paths_enabled
 
@@ -99,15 +99,19 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
 
     bridge_logs: send Python logging records to this process's LoggerProvider.
     """
-    # The stable HTTP semantic conventions: http.server.request.duration in seconds with
-    # http.request.method, http.route and http.response.status_code. Read once, on the
-    # first instrumentation, so it must be set before any of them.
-    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    # The operator's semantic-convention opt-ins, with the stable HTTP ones always in
+    # (telemetry.pipeline.semconv). Read once, on the first instrumentation, so it must be
+    # set before any of them.
+    semconv.apply_opt_in()
 
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
     from opentelemetry.instrumentation.logging import LoggingInstrumentor
+    from opentelemetry.instrumentation.propagators import (
+        TraceResponsePropagator,
+        set_global_response_propagator,
+    )
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
@@ -130,6 +134,10 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
         excluded_urls=excluded_urls,
         stock_server_span=stock,
     )
+    # The W3C traceresponse header (trace id, span id, sampled flag) on traced responses,
+    # so a client or a support engineer can find the request's trace. Both server-span
+    # middlewares inject with the instrumentation's global response propagator.
+    set_global_response_propagator(TraceResponsePropagator() if config.trace_response else None)
     # Statements are recorded with their placeholders, never with parameter values.
     PsycopgInstrumentor().instrument(enable_commenter=False)
     SQLite3Instrumentor().instrument()

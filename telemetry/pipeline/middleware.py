@@ -1,8 +1,13 @@
 """The one place that decides where telemetry's middleware sits in settings.MIDDLEWARE.
 
-Django builds its handler from settings.MIDDLEWARE once, at the first request; every process
-sets its telemetry up before that (gunicorn's post_fork, Celery's worker_process_init,
-manage.py), the way DjangoInstrumentor inserts its own middleware. The final order:
+Django builds its handler's middleware chain from settings.MIDDLEWARE once, when the handler
+is constructed: get_wsgi_application() / get_asgi_application() in the entry module, or the
+test client's handler at its first request. Every process sets its telemetry up before that
+(gunicorn's post_fork, the import of wsgi.py or asgi.py under any other server, Celery's
+worker_process_init, manage.py), the way DjangoInstrumentor inserts its own middleware; a
+set-up at the first request would come too late. Every entry is async-capable, so under an
+ASGI handler the chain stays coroutines down to the first synchronous middleware. The final
+order:
 
     ForcedSamplingMiddleware   marks a forced request before the server span starts
     the server-span middleware ours (telemetry.fastpath.server_span) or the instrumentation's,

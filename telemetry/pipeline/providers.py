@@ -12,18 +12,27 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    LogRecordExporter,
+    LogRecordExportResult,
+)
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import Sampler
 
 from telemetry.explorer import store as local_store
@@ -127,6 +136,10 @@ class Providers:
     tracer_provider: TracerProvider | None = None
     meter_provider: MeterProvider | None = None
     logger_provider: LoggerProvider | None = None
+    # The exporters' switchable wrappers, so a forked child can stop using the parent's.
+    exporters: list[SwitchableSpanExporter | SwitchableMetricExporter | SwitchableLogExporter] = (
+        field(default_factory=list)
+    )
 
 
 def build_providers(
@@ -150,9 +163,9 @@ def build_providers(
         # (telemetry.sampling); with no policy row, OTEL_TRACES_SAMPLER decides as before.
         tracer_provider = new_tracer_provider(resource, build_sampler())
         if config.traces.exported:
-            tracer_provider.add_span_processor(
-                new_batch_span_processor(SwitchableSpanExporter(span_exporter(config.traces)))
-            )
+            switchable_spans = SwitchableSpanExporter(span_exporter(config.traces))
+            built.exporters.append(switchable_spans)
+            tracer_provider.add_span_processor(new_batch_span_processor(switchable_spans))
         for processor in extra_span_processors:
             tracer_provider.add_span_processor(processor)
         trace.set_tracer_provider(tracer_provider)
@@ -162,10 +175,11 @@ def build_providers(
         if config.prometheus_pull:
             readers.extend(metrics_pull.start_reader(*config.prometheus_pull))
         if config.metrics.exported:
+            switchable_metrics = SwitchableMetricExporter(metric_exporter(config.metrics))
+            built.exporters.append(switchable_metrics)
             readers.append(
                 PeriodicExportingMetricReader(
-                    SwitchableMetricExporter(metric_exporter(config.metrics)),
-                    export_interval_millis=config.metric_export_interval_ms,
+                    switchable_metrics, export_interval_millis=config.metric_export_interval_ms
                 )
             )
         meter_provider = new_meter_provider(resource, readers)
@@ -174,8 +188,10 @@ def build_providers(
     if config.logs.exported or extra_log_processors:
         logger_provider = new_logger_provider(resource)
         if config.logs.exported:
+            switchable_logs = SwitchableLogExporter(log_exporter(config.logs))
+            built.exporters.append(switchable_logs)
             logger_provider.add_log_record_processor(
-                new_batch_log_record_processor(SwitchableLogExporter(log_exporter(config.logs)))
+                new_batch_log_record_processor(switchable_logs)
             )
         for log_processor in extra_log_processors:
             logger_provider.add_log_record_processor(log_processor)
@@ -202,3 +218,49 @@ def build_resource(config: TelemetryConfig) -> Resource:
         "process.parent_pid": os.getppid(),
     }
     return Resource.create(defaults).merge(OTELResourceDetector().detect())
+
+
+class _DroppingSpanExporter(SpanExporter):
+    def export(self, spans):
+        return SpanExportResult.SUCCESS
+
+
+class _DroppingMetricExporter(MetricExporter):
+    def export(self, metrics_data, timeout_millis: float = 10_000, **kwargs):
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs) -> None:
+        return None
+
+
+class _DroppingLogExporter(LogRecordExporter):
+    def export(self, batch):
+        return LogRecordExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        return None
+
+
+# The exporters a forked child is given instead of its parent's (whose gRPC channels and
+# HTTP sessions it must not use): they drop what they get. The wrapped originals are kept
+# here, never closed: closing a parent's gRPC channel in a child can hang.
+_orphaned_exporters: list = []
+
+
+def drop_exports(
+    switchable: SwitchableSpanExporter | SwitchableMetricExporter | SwitchableLogExporter,
+) -> None:
+    """Make `switchable` drop everything from now on, in this process."""
+    _orphaned_exporters.append(switchable.exporter)
+    if isinstance(switchable, SwitchableSpanExporter):
+        switchable.exporter = _DroppingSpanExporter()
+    elif isinstance(switchable, SwitchableMetricExporter):
+        switchable.exporter = _DroppingMetricExporter()
+    else:
+        switchable.exporter = _DroppingLogExporter()

@@ -5,8 +5,12 @@
 Providers own background threads (batch processors, the periodic metric reader), and threads
 do not survive fork(). So they are built once per process, after any fork, by the hook of
 the server that forks: gunicorn's post_fork, Celery's worker_process_init, manage.py for
-runserver (in the autoreloader's child only) and the other commands. Never in a parent that
-forks afterwards: the OpenTelemetry API lets a process set its global providers only once.
+runserver (in the autoreloader's child only) and the other commands, and, under any other
+server, the import of wsgi.py or asgi.py in each worker process
+(telemetry.pipeline.entrypoints). Never in a parent that forks afterwards: the OpenTelemetry
+API lets a process set its global providers only once, and a gRPC channel does not survive
+fork(). A child forked from a process that did set it up says so once and exports nothing
+(see _after_fork_in_child).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -26,7 +31,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from telemetry.pipeline.config import TelemetryConfig, load_config
 from telemetry.pipeline.fast_paths import announce_stock_components, fast_paths_enabled
-from telemetry.pipeline.providers import build_providers
+from telemetry.pipeline.otlp_tls import check_handshakes, report_tls_failures_once
+from telemetry.pipeline.providers import build_providers, drop_exports
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,9 @@ class _ProcessTelemetry:
     logger_provider: LoggerProvider | None = None
     announced: bool = False
     shut_down: bool = False
+    # The pid that built it, in a child forked from there (set by _after_fork_in_child).
+    inherited_from: int | None = None
+    exporters: list = field(default_factory=list)  # the Switchable* wrappers built
 
 
 _lock = threading.Lock()
@@ -70,8 +79,8 @@ def configure_telemetry(
         if _current is not None and _current.pid == os.getpid():
             return False
         if _current is not None:
-            # Built in a parent before fork: the SDK re-creates its threads in the child, but
-            # the wiring is wrong (see the module docstring). Say so rather than hide it.
+            # Built in a parent before fork (and not through os.fork, which the fork hook
+            # sees): say so rather than hide it.
             logger.warning(
                 "telemetry was configured in pid %s before this process (pid %s) forked",
                 _current.pid,
@@ -85,6 +94,10 @@ def configure_telemetry(
         # the processors' and exporters' metrics are kept (one measurement per batch): the
         # per-span and per-log-record ones are not (see new_tracer_provider).
         os.environ.setdefault("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+        # gRPC's C core logs every failed handshake and reconnection on stderr at INFO (a
+        # wrong CA: a line per attempt, forever); telemetry.pipeline.otlp_tls reports it
+        # once. Its errors still print. Read when the core starts, before any exporter.
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
         state = _ProcessTelemetry(pid=os.getpid(), role=role, config=config)
         if not config.sdk_disabled:
             # Decided before anything is built: the fast paths, or the stock components
@@ -96,6 +109,7 @@ def configure_telemetry(
             state.tracer_provider = built.tracer_provider
             state.meter_provider = built.meter_provider
             state.logger_provider = built.logger_provider
+            state.exporters = built.exporters
             # Our own exit hook flushes all three in order, with a bounded wait.
             atexit.register(shutdown_telemetry)
             # What callers may pass on through this process: the trace, not their baggage
@@ -109,6 +123,10 @@ def configure_telemetry(
                 baggage_keys=getattr(settings, "TELEMETRY_INBOUND_BAGGAGE_KEYS", ()),
                 tracestate_keys=getattr(settings, "TELEMETRY_INBOUND_TRACESTATE_KEYS", ()),
             )
+            # A refused TLS handshake with the collector: one line, not one per batch.
+            report_tls_failures_once()
+            check_handshakes((config.traces, config.metrics, config.logs))
+            _watch_for_fork()
             # Instrumentations read the global providers, so they come after them.
             from telemetry.pipeline.instrumentation import instrument_libraries
 
@@ -133,6 +151,9 @@ def announce_destination() -> None:
     if not apps.apps_ready:  # logging is configured just before the apps are loaded
         return
     state.announced = True
+    if state.inherited_from is not None:
+        logger.warning(_INHERITED, state.inherited_from, state.pid)
+        return
     logger.info(
         "%s (%s, pid %s)",
         state.config.describe(),
@@ -140,7 +161,48 @@ def announce_destination() -> None:
         state.pid,
         extra={"telemetry_role": state.role},
     )
+    errors, warnings = state.config.tls_lines()
+    for line in errors:
+        logger.error(line)
+    for line in warnings:
+        logger.warning(line)
     announce_stock_components()
+
+
+_INHERITED = (
+    "telemetry was set up in pid %s, which then forked this process (pid %s): a server that "
+    "loads the app before forking its workers (gunicorn --preload, uWSGI without "
+    "lazy-apps). Its exporters cannot be used here, so this process exports nothing: load "
+    "the app in each worker (gunicorn's post_fork in observability_site/gunicorn.conf.py "
+    "does; uWSGI: lazy-apps = true)"
+)
+_fork_watched = False
+
+
+def _watch_for_fork() -> None:
+    global _fork_watched
+    if not _fork_watched and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _fork_watched = True
+
+
+def _after_fork_in_child() -> None:
+    """In a child forked (os.fork) from a process whose telemetry was set up: the SDK
+    re-creates its threads here, but the exporters' gRPC channels and HTTP sessions belong
+    to the parent, and the resource names the parent (process.pid, service.instance.id).
+    So the child drops what it would export (its exporters are swapped for ones that drop),
+    owns the state (no second set-up, no flush of the parent's queues) and says so once."""
+    state = _current
+    if state is None or state.pid == os.getpid():
+        return
+    state.inherited_from = state.inherited_from or state.pid
+    state.pid = os.getpid()
+    state.announced = False
+    state.shut_down = True  # nothing of its own to flush
+    for switchable in state.exporters:
+        drop_exports(switchable)
+    # Logging's own locks are re-made in the child before this hook runs.
+    announce_destination()
 
 
 def shutdown_telemetry(timeout_millis: int = SHUTDOWN_TIMEOUT_MILLIS) -> None:
@@ -174,6 +236,21 @@ def shutdown_telemetry(timeout_millis: int = SHUTDOWN_TIMEOUT_MILLIS) -> None:
     deadline = time.monotonic() + timeout_millis / 1000
     for thread in threads:
         thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def flush_then_die_on_sigterm() -> None:
+    """On SIGTERM, flush this process's telemetry, then die of the signal as before.
+
+    For processes whose SIGTERM is left at its default (Celery's pool children, a server
+    that installs no handler): the default ends the process at once, without atexit hooks.
+    Call it from the main thread."""
+    signal.signal(signal.SIGTERM, _flush_then_die)
+
+
+def _flush_then_die(signum: int, frame) -> None:
+    shutdown_telemetry()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def configure_for_command(argv: list[str]) -> None:

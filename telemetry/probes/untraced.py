@@ -9,22 +9,40 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.util.http import ExcludeList
 
 
 class UntracedProbesMiddleware:
-    """Runs the excluded URLs with every instrumentation suppressed."""
+    """Runs the excluded URLs with every instrumentation suppressed, under a WSGI or an ASGI
+    handler (in its own mode)."""
 
     excluded_urls: ExcludeList | None = None  # set by telemetry.pipeline.middleware
+    sync_capable = True
+    async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._async:
+            return self._acall(request)  # type: ignore[return-value]  # awaited by Django
         excluded = type(self).excluded_urls
         if excluded is not None and excluded.url_disabled(request.path):
             with suppress_instrumentation():
                 return self.get_response(request)
         return self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        excluded = type(self).excluded_urls
+        if excluded is not None and excluded.url_disabled(request.path):
+            # Suppressed in the request's task context, which sync_to_async copies into the
+            # thread of a synchronous view: its database calls stay untraced too.
+            with suppress_instrumentation():
+                return await self.get_response(request)  # type: ignore[misc]
+        return await self.get_response(request)  # type: ignore[misc]

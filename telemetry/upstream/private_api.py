@@ -35,6 +35,7 @@ EXPORT_SWITCHES = "telemetry/sampling/export_switches.py"
 STORE_ROWS = "telemetry/explorer/rows.py"
 STORE_WRITER = "telemetry/explorer/writer.py"
 SETTINGS = "observability_site/settings.py"
+OTLP_TLS = "telemetry/pipeline/otlp_tls.py"
 
 # The fallbacks of the fast paths: with any of their symbols gone, the process runs on these.
 STOCK_MIDDLEWARE = "fast paths off: DjangoInstrumentor's own middleware serves every request"
@@ -111,7 +112,9 @@ _SERVER_SPAN_MIDDLEWARE = (
         used_by=(SERVER_SPAN, INSTRUMENTATION, MIDDLEWARE),
         why="ServerSpanMiddleware subclasses it to share the tracer, instruments, hooks and "
         "excluded URLs DjangoInstrumentor sets on it, and serves a WSGI request in one call "
-        "instead of its four hooks; telemetry.pipeline.middleware finds and replaces it in "
+        "instead of its four hooks (an ASGI request through its process_request and "
+        "process_response, in one coroutine); telemetry.pipeline.middleware finds and "
+        "replaces it in "
         "settings.MIDDLEWARE by its dotted path, the one DjangoInstrumentor inserts",
         recheck="process_request / process_view / process_exception / process_response: "
         "every span attribute, event, status and metric point they produce, against "
@@ -443,6 +446,7 @@ _LOGS = (
         "LogRecordExportResult",
         "opentelemetry-sdk",
         EXPORT_SWITCHES,
+        PROVIDERS,
         STORE_WRITER,
     ),
     _logs_symbol(
@@ -532,6 +536,22 @@ _OUTSIDE_THE_FAST_PATHS = (
     ),
 )
 
+_OTLP_TLS = (
+    PrivateSymbol(
+        module="opentelemetry.exporter.otlp.proto.http._log_exporter",
+        name="",
+        distribution="opentelemetry-exporter-otlp-proto-http",
+        used_by=(OTLP_TLS,),
+        why="the logger of the OTLP/HTTP log exporter (its module's name): the once-only "
+        "report of a refused TLS handshake filters that exporter's failure lines there, as it "
+        "does the trace and metric exporters' (public module names)",
+        recheck="the log exporter still logs its export failures on its module's logger",
+        fallback="a moved logger is simply not filtered: the log exporter's own failure line "
+        "per batch, besides the one report",
+        kind=MODULE,
+    ),
+)
+
 PRIVATE_SYMBOLS: tuple[PrivateSymbol, ...] = (
     *_SERVER_SPAN_MIDDLEWARE,
     *_SPAN_ENCODER,
@@ -539,4 +559,5 @@ PRIVATE_SYMBOLS: tuple[PrivateSymbol, ...] = (
     *_TALLIED_HISTOGRAM,
     *_OUTSIDE_THE_FAST_PATHS,
     *_LOGS,
+    *_OTLP_TLS,
 )

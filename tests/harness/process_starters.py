@@ -58,6 +58,9 @@ PROCESS_STARTERS = {
     "tests.harness.several_hosts": frozenset(
         {"several_hosts", "SeveralHosts", "_collector", "_host_env", "_start_redis"}
     ),
+    "tests.harness.web_servers": frozenset({"start_web_server"}),
+    "tests.harness.tls": frozenset({"make_certificates", "_make"}),
+    "tests.harness.tls_proxy": frozenset({"TlsProxy", "running_tls_proxy"}),
 }
 
 
