@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -29,10 +31,19 @@ def _is_unsized_terminated_body(meta: dict) -> bool:
 
 
 class ChunkedBodyMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    # Async-capable, so that an ASGI request is not pushed through sync_to_async for it: an
+    # ASGI handler has read the whole body already (there is no wsgi.input to de-chunk).
+    sync_capable = True
+    async_capable = True
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if iscoroutinefunction(self):
+            return self._acall(request)
         meta = request.META
         if _is_unsized_terminated_body(meta) and "wsgi.input" in meta:
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 2_621_440
@@ -46,3 +57,6 @@ class ChunkedBodyMiddleware:
             # Django's own attribute for the body stream (WSGIRequest.__init__ sets it so).
             request._stream = LimitedStream(io.BytesIO(body), len(body))  # type: ignore[assignment]
         return self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        return await self.get_response(request)
