@@ -26,8 +26,9 @@
 #
 # Then, in another terminal, the service with the settings this script wrote:
 #   set -a; . var/stack/service.env; set +a; make run
-# Ports: PORT (the service, 8000), PROMETHEUS_PORT, ALERTMANAGER_PORT, OTLP_GRPC_PORT,
-# OTLP_HTTP_PORT, OTEL_METRICS_PORTS (a range, one port per web worker or pool child);
+# Ports: PORT (the service, 8000), PROXY_PORT (nginx in front of it, 18080), PROMETHEUS_PORT,
+# ALERTMANAGER_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, OTEL_METRICS_PORTS (a range, one port
+# per web worker or pool child);
 # PROMETHEUS names the binary; STACK_DIR moves var/stack.
 set -euo pipefail
 
@@ -40,6 +41,7 @@ ALERTMANAGER_PORT=${ALERTMANAGER_PORT:-9093}
 OTLP_GRPC_PORT=${OTLP_GRPC_PORT:-4317}
 OTLP_HTTP_PORT=${OTLP_HTTP_PORT:-4318}
 OTEL_METRICS_PORTS=${OTEL_METRICS_PORTS:-9464-9471}
+PROXY_PORT=${PROXY_PORT:-18080}
 CHECK_ONLY=false
 [ "${1:-}" = "--check" ] && CHECK_ONLY=true
 
@@ -74,8 +76,14 @@ ALERTMANAGER_WEBHOOK_TOKEN=$(token)
 PROMETHEUS_URL=http://127.0.0.1:$PROMETHEUS_PORT
 PROMETHEUS_RULES_FILE=$STACK/prometheus/rules/observability-site.rules.yml
 TELEMETRY_PROMETHEUS_TARGETS_DIR=$STACK/prometheus/otel-targets
+# Clients come through the proxy (deploy/local/run-proxy.sh): one trusted hop.
+NUM_PROXIES=1
 EOF
     )
+fi
+# A service.env written before the proxy lacks the trusted hop.
+if ! grep -q '^NUM_PROXIES=' "$STACK/service.env"; then
+    echo "NUM_PROXIES=1" >>"$STACK/service.env"
 fi
 # A service.env written before the processes announced their ports lacks the directory.
 if ! grep -q '^TELEMETRY_PROMETHEUS_TARGETS_DIR=' "$STACK/service.env"; then
@@ -155,6 +163,7 @@ PY
 
 promtool check config "$STACK/prometheus/prometheus.yml"
 amtool check-config "$STACK/alertmanager/alertmanager.yml"
+PORT=$PORT PROXY_PORT=$PROXY_PORT bash "$ROOT/deploy/local/run-proxy.sh" --check
 if $CHECK_ONLY; then
     echo "configurations in $STACK are valid"
     exit 0
@@ -163,8 +172,13 @@ fi
 ROTEL=$("$BIN/python" -c 'import pathlib, rotel; print(pathlib.Path(rotel.__file__).parent / "rotel-agent")')
 [ -x "$ROTEL" ] || fail "no rotel-agent in $BIN: run make install first"
 
+# Each server runs in a session of its own (setsid), so the terminal's Ctrl-C reaches this
+# script only: it stops them, and says so, instead of finding them gone and reporting that a
+# process of the stack failed.
 pids=()
+stopping=false
 stop() {
+    stopping=true
     trap - EXIT INT TERM
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
@@ -173,7 +187,7 @@ stop() {
 trap stop EXIT
 trap 'stop; exit 0' INT TERM
 
-"$ALERTMANAGER" \
+setsid "$ALERTMANAGER" \
     --config.file="$STACK/alertmanager/alertmanager.yml" \
     --storage.path="$STACK/alertmanager/data" \
     --web.listen-address="127.0.0.1:$ALERTMANAGER_PORT" \
@@ -182,7 +196,7 @@ trap 'stop; exit 0' INT TERM
     >"$STACK/alertmanager/alertmanager.log" 2>&1 &
 pids+=($!)
 
-"$PROMETHEUS" \
+setsid "$PROMETHEUS" \
     --config.file="$STACK/prometheus/prometheus.yml" \
     --storage.tsdb.path="$STACK/prometheus/data" \
     --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" \
@@ -192,7 +206,7 @@ pids+=($!)
     >"$STACK/prometheus/prometheus.log" 2>&1 &
 pids+=($!)
 
-(cd "$STACK/rotel" && exec "$ROTEL" start \
+(cd "$STACK/rotel" && exec setsid "$ROTEL" start \
     --otlp-grpc-endpoint "127.0.0.1:$OTLP_GRPC_PORT" \
     --otlp-http-endpoint "127.0.0.1:$OTLP_HTTP_PORT" \
     --exporter blackhole \
@@ -207,6 +221,12 @@ ready() {  # ready NAME URL: wait up to 30 s for a 2xx
     done
     fail "$1 is not ready at $2; see the logs in $STACK"
 }
+# nginx in front of the service, as in production (deploy/local/run-proxy.sh): clients use
+# http://127.0.0.1:$PROXY_PORT; service.env makes the service trust exactly that one hop.
+PORT=$PORT PROXY_PORT=$PROXY_PORT setsid bash "$ROOT/deploy/local/run-proxy.sh" \
+    >"$STACK/proxy.log" 2>&1 &
+pids+=($!)
+
 ready Alertmanager "http://127.0.0.1:$ALERTMANAGER_PORT/-/ready"
 ready Prometheus "http://127.0.0.1:$PROMETHEUS_PORT/-/ready"
 for _ in $(seq 60); do
@@ -233,8 +253,11 @@ Local stack running (data and logs in $STACK; Ctrl-C stops it):
                 rules in $RULES_FILE: $RULES_STATE
   Alertmanager  http://127.0.0.1:$ALERTMANAGER_PORT
   collector     OTLP 127.0.0.1:$OTLP_GRPC_PORT (gRPC), 127.0.0.1:$OTLP_HTTP_PORT (HTTP); what it received: $STACK/rotel/rotel.log
-Start the service in another terminal:
+  proxy         http://127.0.0.1:$PROXY_PORT -> the service at 127.0.0.1:$PORT (nginx; limits in deploy/nginx/nginx.conf.template)
+Start the service in another terminal, then use it through the proxy:
   set -a; . $STACK/service.env; set +a; make run
 EOF
+set +e
 wait -n "${pids[@]}"
-fail "a process of the stack exited; see the logs in $STACK"
+set -e
+$stopping || fail "a process of the stack exited on its own; see the logs in $STACK"

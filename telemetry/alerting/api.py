@@ -29,6 +29,8 @@ class AlertmanagerWebhookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    # Beside the errors every operation documents (common.openapi).
+    error_responses = {401: "Missing or wrong bearer token.", 503: "Webhook not configured."}
 
     @extend_schema(
         request=intake.NotificationSerializer,

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import transaction
 from rest_framework import serializers
 
+from common.api_fields import StorableKeysDictField
 from telemetry.alerting import retention
 from telemetry.models import AlertEvent, AlertStatus
 
@@ -22,7 +23,7 @@ from telemetry.models import AlertEvent, AlertStatus
 _GO_ZERO_TIME_YEAR = 1
 
 
-class _LabelsField(serializers.DictField):
+class _LabelsField(StorableKeysDictField):
     child = serializers.CharField(allow_blank=True, trim_whitespace=False)
 
 

@@ -23,6 +23,7 @@ SERVICES = {
     "proxy",
     "web",
     "worker",
+    "beat",
     "migrate",
     "postgres",
     "redis",
@@ -74,7 +75,7 @@ def test_every_image_is_pinned_to_a_version(services):
     for name, service in services.items():
         image = service["image"]
         repository, _, tag = image.rpartition(":")
-        if name in {"web", "worker", "migrate"}:
+        if name in {"web", "worker", "beat", "migrate"}:
             # Built here from the Dockerfile, tagged with the service's version.
             assert service["build"]["dockerfile"] == "Dockerfile", name
             assert (DEPLOY / service["build"]["context"] / "Dockerfile").is_file()

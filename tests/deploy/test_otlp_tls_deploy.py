@@ -102,7 +102,7 @@ def test_every_exporting_service_sends_over_mutual_tls(compose):
         for name, s in base.items()
         if "OTEL_EXPORTER_OTLP_ENDPOINT" in (s.get("environment") or {})
     }
-    assert exporting == {"web", "worker", "migrate"}
+    assert exporting == {"web", "worker", "beat", "migrate"}
     for name in exporting:
         environment = {**base[name]["environment"], **tls[name]["environment"]}
         assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://otel-collector:4317"

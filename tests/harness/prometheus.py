@@ -47,6 +47,9 @@ def free_port_range(count: int) -> list[int]:
         try:
             for port in ports[1:]:
                 with socket.socket() as probe:
+                    # As the servers bind (SO_REUSEADDR): a port whose last connections wait
+                    # in TIME_WAIT is free for a listener, and a busy machine has many.
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     probe.bind(("127.0.0.1", port))
         except OSError:
             continue
