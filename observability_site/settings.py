@@ -345,9 +345,15 @@ PROFILING_MAX_CAPTURES_LIMIT = envint("PROFILING_MAX_CAPTURES_LIMIT", 10000, min
 PROFILING_MAX_ACTIVE_RUNS = envint("PROFILING_MAX_ACTIVE_RUNS", 5, minimum=1)
 PROFILING_MAX_FUNCTIONS = envint("PROFILING_MAX_FUNCTIONS", 2000, minimum=10)
 PROFILING_MAX_TRACE_IDS = envint("PROFILING_MAX_TRACE_IDS", 100, minimum=0)
+# The first N captures of each process in a run are also kept one by one (per-capture views).
+PROFILING_MAX_CAPTURE_PROFILES = envint("PROFILING_MAX_CAPTURE_PROFILES", 10, minimum=0)
 # `manage.py prune_profiling_runs` deletes runs that ended longer ago than this.
 PROFILING_RETENTION_DAYS = envint("PROFILING_RETENTION_DAYS", 30, minimum=0)
 # The trace viewer link of a run's captured trace ids is TRACE_VIEWER_URL (telemetry above).
+# speedscope's built viewer (npm package, installed by `make install`), served to staff.
+PROFILING_SPEEDSCOPE_DIR = envstr(
+    "PROFILING_SPEEDSCOPE_DIR", str(BASE_DIR / "node_modules" / "speedscope" / "dist" / "release")
+)
 # The webhook's status enum (firing/resolved) gets its own name in the OpenAPI schema instead
 # of colliding with other "status" fields.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["AlertStatusEnum"] = (

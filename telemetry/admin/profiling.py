@@ -1,22 +1,47 @@
-"""Admin for profiling runs: start one (the add form), stop or repeat runs (actions), and
-read a run's results on its page: top functions, an icicle graph (inline SVG), processes,
-allocation sites, captured trace ids, and the pstat and callgrind downloads."""
+"""Admin for profiling: runs (start one with the add form, stop or repeat runs with actions,
+read a run's results on its page: top functions, a small icicle graph, processes, captures
+kept one by one, allocation sites, trace ids, downloads, and the run in speedscope), the
+speedscope viewer itself (served to staff from the npm package's files), and continuous
+profiling (its switch and rate, and the profile of a time range or the difference of two)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
 from telemetry.models import ProfilingRun
-from telemetry.profiling import runs
+from telemetry.profiling import runs, viewer
 from telemetry.profiling.forms import START_FIELDS, ProfilingRunStartForm
-from telemetry.profiling.report import run_download, run_report
+from telemetry.profiling.report import (
+    DOWNLOADS,
+    run_download,
+    run_report,
+    speedscope_document,
+    speedscope_response,
+)
+
+
+def speedscope_viewer_base() -> str:
+    """The admin path the speedscope viewer's files are served under (ends with a slash)."""
+    return reverse("admin:telemetry_speedscope_viewer", args=["index.html"]).removesuffix(
+        "index.html"
+    )
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise Http404(f"{name} must be a number.")
+    return int(value)
 
 
 @admin.register(ProfilingRun)
@@ -68,15 +93,60 @@ class ProfilingRunAdmin(admin.ModelAdmin):
         return [
             path("<int:run_id>/download/<str:kind>/", wrap(self.download_view),
                  name="telemetry_profilingrun_download"),
+            path("<int:run_id>/speedscope.json", wrap(self.speedscope_view),
+                 name="telemetry_profilingrun_speedscope"),
             path("<int:run_id>/stop/", wrap(self.stop_view),
                  name="telemetry_profilingrun_stop"),
+            path("speedscope/<str:name>", wrap(self.viewer_view),
+                 name="telemetry_speedscope_viewer"),
             *super().get_urls(),
         ]  # fmt: skip
 
     def download_view(self, request: HttpRequest, run_id: int, kind: str) -> HttpResponse:
-        if not self.has_view_permission(request) or kind not in ("pstat", "callgrind"):
+        if not self.has_view_permission(request) or kind not in DOWNLOADS:
             return HttpResponse(status=404)
         return run_download(get_object_or_404(ProfilingRun, pk=run_id), kind)
+
+    def speedscope_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        """The run in speedscope's format: merged, ?process=role:host:pid, or ?capture=ID."""
+        if not self.has_view_permission(request):
+            return HttpResponse(status=404)
+        run = get_object_or_404(ProfilingRun, pk=run_id)
+        document = speedscope_document(
+            run, process=request.GET.get("process"), capture_id=_int_param(request, "capture")
+        )
+        return speedscope_response(
+            document, filename=f"profiling-run-{run.pk}.speedscope.json", attach=False
+        )
+
+    def viewer_view(self, request: HttpRequest, name: str) -> HttpResponse:
+        if not self.has_view_permission(request):
+            return HttpResponse(status=404)
+        return viewer.serve_viewer_file(request, name)
+
+    def speedscope_links(self, run: ProfilingRun, report: dict) -> dict:
+        """Viewer links for the run merged, each process and each capture kept."""
+        base = speedscope_viewer_base()
+        profile = reverse("admin:telemetry_profilingrun_speedscope", args=[run.pk])
+
+        def link(query: str, title: str) -> str:
+            return viewer.viewer_link(base, profile + query, title=title, view="left-heavy")
+
+        return {
+            "viewer_installed": viewer.viewer_installed(),
+            "speedscope_merged": link("", f"Profiling run {run.pk} (merged)"),
+            "process_links": [
+                (
+                    result,
+                    link(f"?process={quote(result.process)}", f"Run {run.pk}: {result.process}"),
+                )
+                for result in report["processes"]
+            ],
+            "capture_links": [
+                (capture, link(f"?capture={capture.pk}", f"Run {run.pk}: capture {capture.pk}"))
+                for capture in report["captures_kept"]
+            ],
+        }
 
     def stop_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
         url = reverse("admin:telemetry_profilingrun_change", args=[run_id])
@@ -94,7 +164,9 @@ class ProfilingRunAdmin(admin.ModelAdmin):
         run = ProfilingRun.objects.filter(pk=object_id).first() if object_id.isdigit() else None
         extra_context = dict(extra_context or {})
         if run is not None:
-            extra_context.update(run_report(run))
+            report = run_report(run)
+            extra_context.update(report)
+            extra_context.update(self.speedscope_links(run, report))
             extra_context["run"] = run
             extra_context["trace_viewer_configured"] = bool(settings.TRACE_VIEWER_URL)
         return super().change_view(request, object_id, form_url, extra_context)
