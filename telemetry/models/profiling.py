@@ -223,6 +223,8 @@ class ContinuousProfileWindow(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "continuous profile"
+        verbose_name_plural = "continuous profiles"
         ordering = ["-window_start", "process"]
         constraints = [
             models.UniqueConstraint(

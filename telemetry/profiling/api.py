@@ -26,6 +26,7 @@ from telemetry.profiling.forms import START_FIELDS, validated_start_fields
 from telemetry.profiling.report import (
     DOWNLOADS,
     run_download,
+    run_table,
     speedscope_document,
     speedscope_response,
     trace_link,
@@ -56,7 +57,7 @@ def run_summary(run: ProfilingRun, request: Request) -> dict[str, Any]:
 
 def run_details(run: ProfilingRun, request: Request) -> dict[str, Any]:
     data = run_summary(run, request)
-    table = storage.merged_table(run)
+    table = run_table(run)  # as the run page and the downloads show it
     data["top_functions"] = [
         {
             "function": function_label(key),

@@ -2,9 +2,8 @@
 callgrind (KCachegrind, QCachegrind, gprof2dot).
 
 Both are call-graph formats, which is what yappi records: per function its calls and own
-and total time, per caller -> callee edge the same. (speedscope and pprof want stack
-samples, which a deterministic call-graph profile does not have; a file in those formats
-would invent stacks, so none is offered.)
+and total time, per caller -> callee edge the same. (The speedscope export, which wants
+stacks, unfolds the call graph into a tree: telemetry.profiling.speedscope.)
 """
 
 from __future__ import annotations
@@ -61,6 +60,21 @@ def to_callgrind(table: ProfileTable, *, title: str = "profiling run") -> str:
     children: dict[FunctionKey, list[tuple[FunctionKey, int, int]]] = {}
     for (parent, child), costs in table.edges.items():
         children.setdefault(parent, []).append((child, costs.calls, _microseconds(costs.total)))
+    # A reader adds a function's own cost and its calls' costs up to its inclusive cost.
+    # Under recursion (a module body importing another: exec -> <module> -> exec) yappi
+    # times each caller -> callee pair on its own, so the calls can add up to more than
+    # the function's total (which counts the outermost call only): scale them to it.
+    for parent, calls in children.items():
+        costs = table.functions.get(parent)
+        if costs is None:
+            continue
+        room = max(0, _microseconds(costs.total) - _microseconds(costs.own))
+        spent = sum(inclusive for child, _, inclusive in calls if child != parent)
+        if spent > room:
+            children[parent] = [
+                (child, count, inclusive if child == parent else inclusive * room // spent)
+                for child, count, inclusive in calls
+            ]
 
     total = sum(_microseconds(costs.own) for costs in table.functions.values())
     lines = [

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 from telemetry.conventions.routes import route_template
 from telemetry.profiling import agent, runs
+from telemetry.profiling.continuous import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,10 @@ class ProfilingMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        # The web process joins runs from its start, not only after its first request.
+        # The web process joins runs from its start, not only after its first request, and
+        # samples continuously when it is a server (gunicorn, runserver) and that is on.
         agent.start()
+        lifecycle.enable_in_this_process("web")
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         try:

@@ -35,6 +35,8 @@ _IMPORT_SUFFIXES = (
 # The frame of the import machinery that stays, renamed, when imports are grouped.
 IMPORT_ENTRY_NAME = "_find_and_load"
 IMPORT_GROUP_LABEL = "import (importlib)"
+# The one frame a run of import machinery frames becomes in a sampled stack.
+IMPORT_GROUP_KEY = ("<frozen importlib._bootstrap>", 0, IMPORT_GROUP_LABEL)
 
 
 def is_profiler_file(path: str) -> bool:

@@ -40,6 +40,20 @@ def without_profiler(table: ProfileTable) -> ProfileTable:
     return reshape(table, decide)
 
 
+def without_leaf_builtins(table: ProfileTable) -> ProfileTable:
+    """Builtin (C) functions that call no Python code folded into their callers: their time
+    becomes the caller's own time, as yappi shows it by default. yappi times builtins
+    whatever its flag says; hidden rather than folded, their time was in no function's own
+    time and the cumulative times exceeded the profile's total.
+
+    A builtin that calls back into Python (exec running a module body, isinstance calling
+    __instancecheck__, sorted calling its key) stays: folding it would attach its callees
+    to every caller in proportion, and invent calls (isinstance is called from everywhere).
+    """
+    calling = {parent for parent, child in table.edges if parent != child and parent[1] == 0}
+    return reshape(table, lambda key: SPLICE_MERGE if key[1] == 0 and key not in calling else None)
+
+
 def with_import_frames(table: ProfileTable, mode: str) -> ProfileTable:
     """Import machinery grouped ("group": each import is one frame, named
     own_code.IMPORT_GROUP_LABEL, with the modules it ran under it), left out with what it

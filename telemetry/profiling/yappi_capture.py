@@ -157,7 +157,7 @@ def end(capture: Capture) -> CaptureResult | None:
         capture.outer_frames = {}
         table = None
         if capture.individual:
-            table = table_filters.without_profiler(yappi_stats.read_table())
+            table = _cleaned(yappi_stats.read_table())
             yappi.clear_stats()
         else:
             _pending_run_id = capture.run_id
@@ -195,7 +195,7 @@ def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
         run_id = _pending_run_id
         if run_id is None:
             return None
-        table = table_filters.without_profiler(yappi_stats.read_table())
+        table = _cleaned(yappi_stats.read_table())
         yappi.clear_stats()
         _pending_run_id = None
         return run_id, table
@@ -205,6 +205,11 @@ def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
         return None
     finally:
         _session_lock.release()
+
+
+def _cleaned(table: ProfileTable) -> ProfileTable:
+    """What a capture keeps: no profiler function, leaf builtins folded into their callers."""
+    return table_filters.without_leaf_builtins(table_filters.without_profiler(table))
 
 
 def _reset() -> None:

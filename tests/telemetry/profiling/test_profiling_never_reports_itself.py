@@ -19,6 +19,7 @@ from processing.models import ProcessingJob
 from telemetry.models import ProfilingCapture, ProfilingRun
 from telemetry.profiling import agent as profiling_agent
 from tests.telemetry.profiling.support import profiling_state, start_run  # noqa: F401
+from tests.telemetry.profiling.test_profiling_across_processes import assert_parses_as_callgrind
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,7 +63,9 @@ def test_a_wall_clock_run_over_requests_and_tasks_adds_up_without_the_profiler(
     client, staff_client, staff_session, live_server, settings, tmp_path, kept_one_by_one
 ):
     settings.PROFILING_MAX_CAPTURE_PROFILES = kept_one_by_one
-    run = start_run(target="requests_and_tasks", clock="wall", max_captures=1000)
+    run = start_run(
+        target="requests_and_tasks", clock="wall", max_captures=1000, import_frames="exclude"
+    )
     run_requests_and_tasks(client, staff_client, live_server, settings)
     profiling_agent.tick()
 
@@ -82,6 +85,9 @@ def test_a_wall_clock_run_over_requests_and_tasks_adds_up_without_the_profiler(
         body = staff_session.get(f"/admin/telemetry/profilingrun/{run.pk}/download/{kind}/")
         assert body.status_code == 200
         assert b"telemetry/profiling/" not in body.content, kind
+        if kind == "callgrind":
+            # gprof2dot checks that the numbers are consistent, cycles (recursion) included.
+            assert_parses_as_callgrind(body.content.decode(), tmp_path / "callgrind.out")
     captures = list(ProfilingCapture.objects.filter(run=run))
     assert len(captures) == kept_one_by_one
     for capture in captures:
