@@ -112,8 +112,7 @@ def record(result: CaptureResult) -> None:
         for site, size, count in result.memory_sites:
             aggregate.memory[site] += size
             aggregate.memory_counts[site] += count
-        if result.table is not None:
-            aggregate.table.merge(result.table)
+        if result.table is not None:  # its counters come with the next harvest too
             aggregate.new_capture_profiles.append(
                 CaptureProfile(
                     label=result.label,

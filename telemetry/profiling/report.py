@@ -40,7 +40,8 @@ def capture_table(run: ProfilingRun, capture_id: int) -> tuple[ProfilingCapture,
     capture = run.captures_kept.filter(pk=capture_id).first()
     if capture is None:
         raise Http404("No such capture in this run.")
-    table = ProfileTable.from_json(capture.profile)
+    # Stored as yappi read it (cleaning on the request's thread would cost it milliseconds).
+    table = table_filters.as_captured(ProfileTable.from_json(capture.profile))
     return capture, table_filters.with_import_frames(table, run.import_frames)
 
 

@@ -40,6 +40,30 @@ def without_profiler(table: ProfileTable) -> ProfileTable:
     return reshape(table, decide)
 
 
+def as_captured(table: ProfileTable) -> ProfileTable:
+    """What a capture's raw yappi table shows: without the profiler (without_profiler) and
+    with leaf builtins folded into their callers (without_leaf_builtins), in one pass."""
+    calling = _builtins_calling_python(table)
+
+    def decide(key: FunctionKey) -> str | None:
+        kind = own_code.classify(key[0], key[2])
+        if kind:
+            return {"own": REMOVE, "pass": SPLICE_DROP}.get(kind)
+        if key[1] == 0 and key not in calling:
+            return SPLICE_MERGE
+        return None
+
+    return reshape(table, decide)
+
+
+def _builtins_calling_python(table: ProfileTable) -> set[FunctionKey]:
+    return {
+        parent
+        for parent, child in table.edges
+        if parent != child and parent[1] == 0 and not own_code.is_profiler_file(child[0])
+    }
+
+
 def without_leaf_builtins(table: ProfileTable) -> ProfileTable:
     """Builtin (C) functions that call no Python code folded into their callers: their time
     becomes the caller's own time, as yappi shows it by default. yappi times builtins
@@ -50,7 +74,7 @@ def without_leaf_builtins(table: ProfileTable) -> ProfileTable:
     __instancecheck__, sorted calling its key) stays: folding it would attach its callees
     to every caller in proportion, and invent calls (isinstance is called from everywhere).
     """
-    calling = {parent for parent, child in table.edges if parent != child and parent[1] == 0}
+    calling = _builtins_calling_python(table)
     return reshape(table, lambda key: SPLICE_MERGE if key[1] == 0 and key not in calling else None)
 
 

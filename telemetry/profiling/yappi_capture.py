@@ -11,9 +11,10 @@ The profiler never reports itself: before stopping, a capture closes the calls i
 stop (telemetry.profiling.yappi_stats), and every table it produces leaves the profiler's
 own functions out (telemetry.profiling.table_filters.without_profiler).
 
-Most captures add up in yappi's counters and are collected about once a second (harvest());
-an *individual* capture (the first PROFILING_MAX_CAPTURE_PROFILES of each process in a run)
-is collected as soon as it ends, so that it can be shown on its own.
+Captures add up in yappi's counters and are collected about once a second (harvest()). An
+*individual* capture (one of the first PROFILING_MAX_CAPTURE_PROFILES of each process in a
+run, at most one per harvest: it needs empty counters) is also read as soon as it ends, raw,
+so that it can be shown on its own.
 """
 
 from __future__ import annotations
@@ -63,9 +64,9 @@ class Capture:
 
 @dataclass
 class CaptureResult:
-    """What one capture produced; `trace_id` is 32 hex digits or "". The function table of
-    an individual capture comes with it; the others' come later from harvest(), together
-    with the other captures of the same second."""
+    """What one capture produced; `trace_id` is 32 hex digits or "". Its function table
+    comes later from harvest(), together with the other captures of the same second; an
+    individual capture also brings its own, raw (table_filters.as_captured shows it)."""
 
     run_id: int
     memory_sites: list[tuple[str, int, int]]  # (file:line, bytes, allocations)
@@ -155,12 +156,10 @@ def end(capture: Capture) -> CaptureResult | None:
         yappi.stop()
         duration_ms = (time.monotonic() - capture.started) * 1000
         capture.outer_frames = {}
-        table = None
-        if capture.individual:
-            table = _cleaned(yappi_stats.read_table())
-            yappi.clear_stats()
-        else:
-            _pending_run_id = capture.run_id
+        # An individual capture's counters are read as they are (1-2 ms; cleaned when shown)
+        # and stay in yappi: the next harvest collects them with the others of its second.
+        table = yappi_stats.read_table() if capture.individual else None
+        _pending_run_id = capture.run_id
         memory_sites = _memory_sites() if capture.memory else []
         return CaptureResult(
             run_id=capture.run_id,
@@ -195,7 +194,7 @@ def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
         run_id = _pending_run_id
         if run_id is None:
             return None
-        table = _cleaned(yappi_stats.read_table())
+        table = table_filters.as_captured(yappi_stats.read_table())
         yappi.clear_stats()
         _pending_run_id = None
         return run_id, table
@@ -205,11 +204,6 @@ def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
         return None
     finally:
         _session_lock.release()
-
-
-def _cleaned(table: ProfileTable) -> ProfileTable:
-    """What a capture keeps: no profiler function, leaf builtins folded into their callers."""
-    return table_filters.without_leaf_builtins(table_filters.without_profiler(table))
 
 
 def _reset() -> None:

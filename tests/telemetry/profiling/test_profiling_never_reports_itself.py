@@ -89,7 +89,8 @@ def test_a_wall_clock_run_over_requests_and_tasks_adds_up_without_the_profiler(
             # gprof2dot checks that the numbers are consistent, cycles (recursion) included.
             assert_parses_as_callgrind(body.content.decode(), tmp_path / "callgrind.out")
     captures = list(ProfilingCapture.objects.filter(run=run))
-    assert len(captures) == kept_one_by_one
+    # One per harvest at most (it needs yappi's counters empty): the test harvests once.
+    assert len(captures) == min(kept_one_by_one, 1)
     for capture in captures:
         speedscope = staff_session.get(
             f"/admin/telemetry/profilingrun/{run.pk}/speedscope.json?capture={capture.pk}"

@@ -12,6 +12,7 @@ import yappi
 from telemetry.profiling import yappi_capture, yappi_stats
 from telemetry.profiling.table import ProfileTable
 from telemetry.profiling.table_filters import total_time
+from tests.telemetry.profiling.support import profiling_state  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not yappi_stats.fast_paths_available(), reason="this yappi lacks _yappi's entry points"
