@@ -206,6 +206,8 @@ def range_report(selection: Selection, *, trace_link) -> dict[str, Any]:
             {"trace_id": trace_id, "samples": n, "ms": weight / 1000, "link": trace_link(trace_id)}
             for trace_id, n, weight in merged.profile.trace_ids()[:MAX_TRACES_SHOWN]
         ],
+        "sampler_cpu_ms": merged.sampler_cpu_seconds * 1000,
+        "process_cpu_ms": merged.process_cpu_seconds * 1000,
         "profiler_percent": (
             None if merged.profiler_cpu_share is None else merged.profiler_cpu_share * 100
         ),
