@@ -12,7 +12,17 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $@
 
-install: $(BIN)/.installed
+# Front-end packages the console serves to staff (package.json: speedscope, the profile
+# viewer), exactly as locked; no install scripts run. Without npm the service still runs and
+# the profile pages say how to get the viewer.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	else \
+		echo "npm not found: the speedscope profile viewer is not installed (Node 20 + npm, then make install)"; \
+	fi
+
+install: $(BIN)/.installed node_modules/.installed
 
 run: install
 	BIN=$(BIN) bash scripts/run.sh

@@ -543,9 +543,34 @@ PROFILING_MAX_CAPTURES_LIMIT = envint("PROFILING_MAX_CAPTURES_LIMIT", 10000, min
 PROFILING_MAX_ACTIVE_RUNS = envint("PROFILING_MAX_ACTIVE_RUNS", 5, minimum=1)
 PROFILING_MAX_FUNCTIONS = envint("PROFILING_MAX_FUNCTIONS", 2000, minimum=10)
 PROFILING_MAX_TRACE_IDS = envint("PROFILING_MAX_TRACE_IDS", 100, minimum=0)
+# The first N captures of each process in a run are also kept one by one (per-capture views).
+PROFILING_MAX_CAPTURE_PROFILES = envint("PROFILING_MAX_CAPTURE_PROFILES", 10, minimum=0)
 # `manage.py prune_profiling_runs` deletes runs that ended longer ago than this.
 PROFILING_RETENTION_DAYS = envint("PROFILING_RETENTION_DAYS", 30, minimum=0)
 # The trace viewer link of a run's captured trace ids is TRACE_VIEWER_URL (telemetry above).
+# Continuous profiling (telemetry.profiling.continuous): every web and worker process samples
+# its threads' stacks. The admin's "Continuous profiling" row switches it and sets its rate
+# live; without that row these defaults apply (bench/continuous_profiler_overhead.py measures
+# what a rate costs).
+PROFILING_CONTINUOUS_DEFAULT_ENABLED = envbool("PROFILING_CONTINUOUS_DEFAULT_ENABLED", True)
+PROFILING_CONTINUOUS_DEFAULT_HZ = envint("PROFILING_CONTINUOUS_DEFAULT_HZ", 19, minimum=1)
+# Stacks are folded per window of this length, and each process writes its open window every
+# FLUSH seconds (a killed process loses at most that much).
+PROFILING_CONTINUOUS_WINDOW_SECONDS = envint("PROFILING_CONTINUOUS_WINDOW_SECONDS", 60, minimum=5)
+PROFILING_CONTINUOUS_FLUSH_SECONDS = envint("PROFILING_CONTINUOUS_FLUSH_SECONDS", 10, minimum=1)
+# Bounds: per window row, in all, and per page of the console.
+PROFILING_CONTINUOUS_MAX_STACKS = envint("PROFILING_CONTINUOUS_MAX_STACKS", 2000, minimum=10)
+PROFILING_CONTINUOUS_MAX_TRACES = envint("PROFILING_CONTINUOUS_MAX_TRACES", 100, minimum=0)
+PROFILING_CONTINUOUS_MAX_DEPTH = envint("PROFILING_CONTINUOUS_MAX_DEPTH", 128, minimum=8)
+PROFILING_CONTINUOUS_RETENTION_HOURS = envint("PROFILING_CONTINUOUS_RETENTION_HOURS", 24, minimum=1)
+PROFILING_CONTINUOUS_MAX_WINDOWS = envint("PROFILING_CONTINUOUS_MAX_WINDOWS", 20000, minimum=10)
+PROFILING_CONTINUOUS_MAX_WINDOWS_READ = envint(
+    "PROFILING_CONTINUOUS_MAX_WINDOWS_READ", 1500, minimum=1
+)
+# speedscope's built viewer (npm package, installed by `make install`), served to staff.
+PROFILING_SPEEDSCOPE_DIR = envstr(
+    "PROFILING_SPEEDSCOPE_DIR", str(BASE_DIR / "node_modules" / "speedscope" / "dist" / "release")
+)
 # The webhook's status enum (firing/resolved) gets its own name in the OpenAPI schema instead
 # of colliding with other "status" fields.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["AlertStatusEnum"] = (

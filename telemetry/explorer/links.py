@@ -70,6 +70,22 @@ def profiling_links(trace_id: str, run_ids: set[int]) -> list[Link]:
     ]
 
 
+def continuous_profile_links(trace_id: str, profile_ids: list[str]) -> list[Link]:
+    """The continuous profiles that sampled this trace's spans: each window's page of the
+    samples of this trace (the profiling admin's page, by its URL name)."""
+    try:
+        page = reverse("admin:telemetry_continuousprofilewindow_for_span")
+    except NoReverseMatch:  # continuous profiling's pages are not installed
+        return []
+    return [
+        Link(
+            label=f"continuous profile {profile_id}",
+            url=f"{page}?{urlencode({'profile_id': profile_id, 'trace_id': trace_id})}",
+        )
+        for profile_id in profile_ids
+    ]
+
+
 def alert_links(routes: set[str], start_us: int, end_us: int) -> list[Link]:
     """The alert events of these routes (their http_route label) that were firing at some
     moment of [start, end]."""

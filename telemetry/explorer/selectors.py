@@ -216,6 +216,16 @@ class TraceDetail:
                 ids.add(value)
         return ids
 
+    def continuous_profile_ids(self) -> list[str]:
+        """The continuous profiling windows that sampled spans of this trace
+        (profiling.profile_id: role:host:pid@window), in the order the spans started."""
+        seen: dict[str, None] = {}
+        for row in self.rows:
+            value = row.span.attribute_map.get("profiling.profile_id")
+            if isinstance(value, str) and value:
+                seen.setdefault(value, None)
+        return list(seen)
+
 
 def trace_detail(trace_id: str) -> TraceDetail | None:
     """Every span of the trace (bounded), as a waterfall; its log records in time order; the

@@ -198,7 +198,10 @@ def _related_links(trace_id: str, detail: selectors.TraceDetail | None) -> dict[
     if detail is None:
         return {"profiling_links": links.profiling_links(trace_id, set()), "alert_links": []}
     return {
-        "profiling_links": links.profiling_links(trace_id, detail.profiling_run_ids()),
+        "profiling_links": [
+            *links.profiling_links(trace_id, detail.profiling_run_ids()),
+            *links.continuous_profile_links(trace_id, detail.continuous_profile_ids()),
+        ],
         "alert_links": links.alert_links(
             detail.server_routes(), detail.start_us, detail.start_us + detail.duration_us
         ),

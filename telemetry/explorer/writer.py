@@ -161,6 +161,8 @@ class StoreWriter:
         self._age_pruned: dict[str, float] = {}  # table -> when rows past the age went
         self._lock = threading.Lock()  # the span and log threads share the process row
         self._schema_tried = False
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
 
     # --- the exporters' entry points
 
@@ -208,9 +210,16 @@ class StoreWriter:
         to start over), so the process that needs it creates it, under a lock beside it.
         An alias the operator named is left to `manage.py migrate --database`. True if the
         tables exist now."""
-        if self._schema_tried or self.alias != "telemetry_store":
+        if self.alias != "telemetry_store":
             return False
-        self._schema_tried = True
+        with self._schema_lock:  # the span and log threads may both find the tables missing
+            if self._schema_tried:
+                return self._schema_ready
+            self._schema_tried = True
+            self._schema_ready = self._migrate_own_file()
+            return self._schema_ready
+
+    def _migrate_own_file(self) -> bool:
         import fcntl
 
         from django.core.management import call_command

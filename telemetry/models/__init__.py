@@ -17,6 +17,10 @@ from telemetry.models.explorer import StoredLogRecord as StoredLogRecord
 from telemetry.models.explorer import StoredProcess as StoredProcess
 from telemetry.models.explorer import StoredSpan as StoredSpan
 from telemetry.models.explorer import TraceSearch as TraceSearch
+from telemetry.models.profiling import ContinuousProfileWindow as ContinuousProfileWindow
+from telemetry.models.profiling import ContinuousProfiling as ContinuousProfiling
+from telemetry.models.profiling import ImportFrames as ImportFrames
+from telemetry.models.profiling import ProfilingCapture as ProfilingCapture
 from telemetry.models.profiling import ProfilingProcessResult as ProfilingProcessResult
 from telemetry.models.profiling import ProfilingRun as ProfilingRun
 from telemetry.models.sampling import SamplingPolicy as SamplingPolicy

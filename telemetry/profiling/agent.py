@@ -17,9 +17,9 @@ from django.conf import settings
 
 from telemetry.control import channels
 from telemetry.models import ProfilingRun
-from telemetry.profiling import runs, yappi_capture
+from telemetry.profiling import runs, table_filters, yappi_capture
 from telemetry.profiling.runs import ActiveRun
-from telemetry.profiling.storage import ProcessAggregate, save_process_result
+from telemetry.profiling.storage import CaptureProfile, ProcessAggregate, save_process_result
 from telemetry.profiling.yappi_capture import Capture, CaptureResult
 
 logger = logging.getLogger(__name__)
@@ -56,11 +56,29 @@ def _take_sample(run: ActiveRun) -> bool:
     return aggregate is None or aggregate.captures < run.max_captures
 
 
+def _begin(run: ActiveRun, label: str) -> Capture | None:
+    aggregate = _aggregates.get(run.id)
+    if aggregate is None:
+        with _aggregates_lock:
+            aggregate = _aggregates.setdefault(run.id, ProcessAggregate())
+    # The first few captures of each process are kept one by one (per-capture views).
+    capture = yappi_capture.begin(
+        run_id=run.id,
+        clock=run.clock,
+        memory=run.memory,
+        individual=aggregate.individual_captures < int(settings.PROFILING_MAX_CAPTURE_PROFILES),
+        label=label[:300],
+    )
+    if capture is not None and capture.individual:
+        aggregate.individual_captures += 1
+    return capture
+
+
 def begin_for_request(route: str, path: str) -> Capture | None:
     """Start a capture if a live run wants this request; None otherwise (the usual case)."""
     for run in runs.live_runs():
         if run.matches_request(route, path) and _take_sample(run):
-            return yappi_capture.begin(run_id=run.id, clock=run.clock, memory=run.memory)
+            return _begin(run, route or path)
     return None
 
 
@@ -68,7 +86,7 @@ def begin_for_task(name: str) -> Capture | None:
     """Start a capture if a live run wants this task; None otherwise."""
     for run in runs.live_runs():
         if run.matches_task(name) and _take_sample(run):
-            return yappi_capture.begin(run_id=run.id, clock=run.clock, memory=run.memory)
+            return _begin(run, name)
     return None
 
 
@@ -94,6 +112,18 @@ def record(result: CaptureResult) -> None:
         for site, size, count in result.memory_sites:
             aggregate.memory[site] += size
             aggregate.memory_counts[site] += count
+        if result.table is not None:  # its counters come with the next harvest too
+            aggregate.new_capture_profiles.append(
+                CaptureProfile(
+                    label=result.label,
+                    trace_id=result.trace_id,
+                    started_at=result.started_at,
+                    duration_ms=result.duration_ms,
+                    table=table_filters.bounded(
+                        result.table, int(settings.PROFILING_MAX_FUNCTIONS)
+                    ),
+                )
+            )
         aggregate.captures += 1
         if result.trace_id and len(aggregate.trace_ids) < max_trace_ids:
             if result.trace_id not in aggregate.trace_ids:
@@ -116,7 +146,7 @@ def _merge_harvest() -> None:
         # for every function that can make the stored top.
         limit = int(settings.PROFILING_MAX_FUNCTIONS)
         if len(aggregate.table.functions) > 4 * limit:
-            aggregate.table = aggregate.table.bounded(2 * limit)
+            aggregate.table = table_filters.bounded(aggregate.table, 2 * limit)
         aggregate.dirty = True
 
 

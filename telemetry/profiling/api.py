@@ -7,6 +7,7 @@ input gets field errors in the API's one error shape, never a 500.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -22,7 +23,14 @@ from common.api_errors import error_body
 from telemetry.models import ProfilingRun
 from telemetry.profiling import runs, storage
 from telemetry.profiling.forms import START_FIELDS, validated_start_fields
-from telemetry.profiling.report import run_download, trace_link
+from telemetry.profiling.report import (
+    DOWNLOADS,
+    run_download,
+    run_table,
+    speedscope_document,
+    speedscope_response,
+    trace_link,
+)
 from telemetry.profiling.table import function_label
 
 TOP_FUNCTIONS = 20
@@ -42,14 +50,14 @@ def run_summary(run: ProfilingRun, request: Request) -> dict[str, Any]:
         status_reason=run.status_reason,
         captures=run.captures,
         url=url,
-        downloads={kind: f"{url}/{kind}" for kind in ("pstat", "callgrind")},
+        downloads={kind: f"{url}/{kind}" for kind in DOWNLOADS},
     )
     return data
 
 
 def run_details(run: ProfilingRun, request: Request) -> dict[str, Any]:
     data = run_summary(run, request)
-    table = storage.merged_table(run)
+    table = run_table(run)  # as the run page and the downloads show it
     data["top_functions"] = [
         {
             "function": function_label(key),
@@ -62,9 +70,26 @@ def run_details(run: ProfilingRun, request: Request) -> dict[str, Any]:
         }
         for key, costs in table.top(TOP_FUNCTIONS, by="own")
     ]
+    url = data["url"]
     data["processes"] = [
-        {"process": result.process, "captures": result.captures}
+        {
+            "process": result.process,
+            "captures": result.captures,
+            "speedscope": f"{url}/speedscope?process={quote(result.process)}",
+        }
         for result in run.results.order_by("process")
+    ]
+    data["captures_kept"] = [
+        {
+            "id": capture.pk,
+            "process": capture.process,
+            "label": capture.label,
+            "trace_id": capture.trace_id or None,
+            "started_at": capture.started_at.isoformat(),
+            "duration_ms": capture.duration_ms,
+            "speedscope": f"{url}/speedscope?capture={capture.pk}",
+        }
+        for capture in run.captures_kept.order_by("started_at", "pk")
     ]
     data["trace_ids"] = [
         {"trace_id": trace_id, "url": trace_link(trace_id) or None}
@@ -148,17 +173,29 @@ class ProfilingRunStopApi(APIView):
 
 
 class ProfilingRunDownloadApi(APIView):
-    """GET: the run's merged table as a pstat or callgrind file."""
+    """GET: the run as a pstat, callgrind or speedscope file. speedscope also takes
+    ?process=role:host:pid (one process) or ?capture=ID (one capture kept on its own)."""
 
     permission_classes = [permissions.IsAdminUser]
 
     @extend_schema(
         operation_id="profiling_runs_download",
         responses={200: OpenApiTypes.BINARY},
-        summary="Download a run's table as pstat or callgrind (kind)",
+        summary="Download a run as pstat, callgrind or speedscope (kind)",
     )
     def get(self, request: Request, run_id: int, kind: str):
-        if kind not in ("pstat", "callgrind"):
-            raise NotFound("Downloads are pstat and callgrind.")
+        if kind not in DOWNLOADS:
+            raise NotFound("Downloads are pstat, callgrind and speedscope.")
         run = get_object_or_404(ProfilingRun, pk=run_id)
-        return run_download(run, kind)
+        process = request.query_params.get("process")
+        capture = request.query_params.get("capture")
+        if kind != "speedscope" or (process is None and capture is None):
+            return run_download(run, kind)
+        if capture is not None and not capture.isdigit():
+            raise ValidationError({"capture": ["Must be the id of a capture of this run."]})
+        document = speedscope_document(
+            run, process=process, capture_id=int(capture) if capture is not None else None
+        )
+        return speedscope_response(
+            document, filename=f"profiling-run-{run.pk}.speedscope.json", attach=True
+        )

@@ -14,6 +14,7 @@ from typing import Any
 from celery.signals import task_postrun, task_prerun, worker_process_init
 
 from telemetry.profiling import agent, runs
+from telemetry.profiling.continuous import lifecycle
 from telemetry.profiling.yappi_capture import Capture
 
 logger = logging.getLogger(__name__)
@@ -31,9 +32,11 @@ def connect_signals() -> None:
 
 
 def _on_worker_process_init(**_: Any) -> None:
-    # Each pool process joins runs from its start, with its own poller thread.
+    # Each pool process joins runs from its start, with its own poller thread, and samples
+    # continuously when that is on.
     agent.set_process_role("worker")
     agent.start()
+    lifecycle.enable_in_this_process("worker")
 
 
 def _on_task_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:

@@ -2,9 +2,8 @@
 callgrind (KCachegrind, QCachegrind, gprof2dot).
 
 Both are call-graph formats, which is what yappi records: per function its calls and own
-and total time, per caller -> callee edge the same. (speedscope and pprof want stack
-samples, which a deterministic call-graph profile does not have; a file in those formats
-would invent stacks, so none is offered.)
+and total time, per caller -> callee edge the same. (The speedscope export, which wants
+stacks, unfolds the call graph into a tree: telemetry.profiling.speedscope.)
 """
 
 from __future__ import annotations
@@ -61,6 +60,21 @@ def to_callgrind(table: ProfileTable, *, title: str = "profiling run") -> str:
     children: dict[FunctionKey, list[tuple[FunctionKey, int, int]]] = {}
     for (parent, child), costs in table.edges.items():
         children.setdefault(parent, []).append((child, costs.calls, _microseconds(costs.total)))
+    # A reader adds a function's own cost and its calls' costs up to its inclusive cost.
+    # Under recursion (a module body importing another: exec -> <module> -> exec) yappi
+    # times each caller -> callee pair on its own, so the calls can add up to more than
+    # the function's total (which counts the outermost call only): scale them to it.
+    for parent, calls in children.items():
+        parent_costs = table.functions.get(parent)
+        if parent_costs is None:
+            continue
+        room = max(0, _microseconds(parent_costs.total) - _microseconds(parent_costs.own))
+        spent = sum(inclusive for child, _, inclusive in calls if child != parent)
+        if spent > room:
+            children[parent] = [
+                (child, count, inclusive if child == parent else inclusive * room // spent)
+                for child, count, inclusive in calls
+            ]
 
     total = sum(_microseconds(costs.own) for costs in table.functions.values())
     lines = [
@@ -77,10 +91,10 @@ def to_callgrind(table: ProfileTable, *, title: str = "profiling run") -> str:
         lines.append(f"fl={file_ref(key[0])}")
         lines.append(f"fn={name_ref(key)}")
         lines.append(f"{key[1]} {_microseconds(costs.own)}")
-        for child, calls, inclusive in children.get(key, []):
+        for child, call_count, inclusive in children.get(key, []):
             lines.append(f"cfl={file_ref(child[0])}")
             lines.append(f"cfn={name_ref(child)}")
-            lines.append(f"calls={calls} {child[1]}")
+            lines.append(f"calls={call_count} {child[1]}")
             lines.append(f"{key[1]} {inclusive}")
         lines.append("")
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 
 from telemetry.conventions.routes import route_template
 from telemetry.profiling import agent, runs
+from telemetry.profiling.continuous import lifecycle
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,10 @@ class ProfilingMiddleware:
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
-        # The web process joins runs from its start, not only after its first request.
+        # The web process joins runs from its start, not only after its first request, and
+        # samples continuously when it is a server (gunicorn, runserver) and that is on.
         agent.start()
+        lifecycle.enable_in_this_process("web")
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._async:

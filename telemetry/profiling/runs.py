@@ -9,7 +9,6 @@ formats in telemetry.profiling.export_formats and the picture in telemetry.profi
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common.safe_regex import SafePattern
 from telemetry.control import channels
 from telemetry.models import ProfilingRun
 
@@ -33,8 +33,8 @@ class ActiveRun:
 
     id: int
     target: str
-    route_pattern: re.Pattern[str] | None
-    task_pattern: re.Pattern[str] | None
+    route_pattern: SafePattern | None
+    task_pattern: SafePattern | None
     sample_every: int
     clock: str
     memory: bool
@@ -57,8 +57,9 @@ class ActiveRun:
         return self.task_pattern is None or bool(self.task_pattern.search(name))
 
 
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    return re.compile(pattern) if pattern else None
+def _compiled(pattern: str) -> SafePattern | None:
+    # Every search bounded in time (common.safe_regex): the pattern is a staff member's.
+    return SafePattern(pattern) if pattern else None
 
 
 def _active_run(run: ProfilingRun) -> ActiveRun:

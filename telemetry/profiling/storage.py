@@ -1,19 +1,33 @@
 """Profiling results in the database: each process writes its own row per run (so writers
 never contend), and readers merge the rows into the run's table. Everything stored is
-bounded: functions (PROFILING_MAX_FUNCTIONS), allocation sites and trace ids
-(PROFILING_MAX_TRACE_IDS per process)."""
+bounded: functions (PROFILING_MAX_FUNCTIONS), allocation sites, trace ids
+(PROFILING_MAX_TRACE_IDS per process) and captures kept one by one
+(PROFILING_MAX_CAPTURE_PROFILES per process)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from telemetry.models import ProfilingProcessResult, ProfilingRun
+from telemetry.models import ProfilingCapture, ProfilingProcessResult, ProfilingRun
+from telemetry.profiling import table_filters
 from telemetry.profiling.table import ProfileTable
+
+
+@dataclass
+class CaptureProfile:
+    """One capture's own table, waiting to be stored."""
+
+    label: str
+    trace_id: str
+    started_at: float  # epoch seconds
+    duration_ms: float
+    table: ProfileTable
 
 
 @dataclass
@@ -26,6 +40,8 @@ class ProcessAggregate:
     captures: int = 0
     reported_captures: int = 0
     trace_ids: list[str] = field(default_factory=list)
+    individual_captures: int = 0
+    new_capture_profiles: list[CaptureProfile] = field(default_factory=list)
     dirty: bool = True
 
 
@@ -49,15 +65,28 @@ def save_process_result(*, run_id: int, process: str, aggregate: ProcessAggregat
             process=process,
             defaults={
                 "captures": aggregate.captures,
-                "profile": aggregate.table.bounded(max_functions()).to_json(),
+                "profile": table_filters.bounded(aggregate.table, max_functions()).to_json(),
                 "memory": memory,
                 "trace_ids": aggregate.trace_ids,
             },
+        )
+        ProfilingCapture.objects.bulk_create(
+            ProfilingCapture(
+                run_id=run_id,
+                process=process,
+                label=kept.label,
+                trace_id=kept.trace_id,
+                started_at=datetime.fromtimestamp(kept.started_at, tz=UTC),
+                duration_ms=kept.duration_ms,
+                profile=kept.table.to_json(),
+            )
+            for kept in aggregate.new_capture_profiles
         )
         if new_captures:
             ProfilingRun.objects.filter(pk=run_id).update(captures=F("captures") + new_captures)
         total = ProfilingRun.objects.filter(pk=run_id).values_list("captures", flat=True).first()
     aggregate.reported_captures += new_captures
+    aggregate.new_capture_profiles.clear()
     aggregate.dirty = False
     return int(total or 0)
 
@@ -67,7 +96,7 @@ def merged_table(run: ProfilingRun) -> ProfileTable:
     merged = ProfileTable()
     for result in run.results.all():
         merged.merge(ProfileTable.from_json(result.profile))
-    return merged.bounded(max_functions())
+    return table_filters.bounded(merged, max_functions())
 
 
 def merged_memory(run: ProfilingRun, limit: int = 30) -> list[tuple[str, int, int]]:

@@ -1,6 +1,6 @@
 """The function table of a profile: per function, calls and times; per caller -> callee
 edge, the same. Built from yappi's statistics, merged across captures and processes,
-bounded in size, and stored as JSON.
+bounded in size (telemetry.profiling.table_filters), and stored as JSON.
 
 Times are seconds. "own" is time in the function itself (yappi tsub, pstats tt), "total"
 includes its callees (yappi ttot, pstats ct). Functions are keyed (file, line, name), the
@@ -62,19 +62,6 @@ class ProfileTable:
             self.functions.setdefault(key, Costs()).add(costs)
         for edge, costs in other.edges.items():
             self.edges.setdefault(edge, Costs()).add(costs)
-
-    def bounded(self, max_functions: int) -> ProfileTable:
-        """The `max_functions` functions with the most total time, and the edges between
-        them: what is dropped is the long tail that a reader would not look at."""
-        if len(self.functions) <= max_functions:
-            return self
-        kept = dict(
-            sorted(self.functions.items(), key=lambda item: item[1].total, reverse=True)[
-                :max_functions
-            ]
-        )
-        edges = {k: v for k, v in self.edges.items() if k[0] in kept and k[1] in kept}
-        return ProfileTable(kept, edges)
 
     def top(self, limit: int, *, by: str = "own") -> list[tuple[FunctionKey, Costs]]:
         """The `limit` functions with the most `by` time ("own" or "total")."""

@@ -6,18 +6,30 @@ capture that finds the profiler busy is skipped, not queued. Request and task ca
 profile only their own thread (profile_threads=False), so the other threads of a gthread
 worker are neither slowed nor mixed in. A capture never breaks its request or task: every
 profiler error is logged (once per kind) and the work goes on unprofiled.
+
+The profiler never reports itself: before stopping, a capture closes the calls it made to
+stop (telemetry.profiling.yappi_stats), and every table it produces leaves the profiler's
+own functions out (telemetry.profiling.table_filters.without_profiler).
+
+Captures add up in yappi's counters and are collected about once a second (harvest()). An
+*individual* capture (one of the first PROFILING_MAX_CAPTURE_PROFILES of each process in a
+run, at most one per harvest: it needs empty counters) is also read as soon as it ends, raw,
+so that it can be shown on its own.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import tracemalloc
 from dataclasses import dataclass, field
+from types import FrameType
 
 from opentelemetry import trace
 
+from telemetry.profiling import table_filters, yappi_stats
 from telemetry.profiling.table import ProfileTable
 
 logger = logging.getLogger(__name__)
@@ -41,17 +53,28 @@ class Capture:
     run_id: int
     memory: bool
     whole_process: bool
+    individual: bool = False
+    label: str = ""
     started: float = field(default_factory=time.monotonic)
+    started_at: float = field(default_factory=time.time)
+    # The frames on the stack when the capture began (held, so that their ids stay theirs):
+    # what the capture entered after them is closed before yappi stops.
+    outer_frames: dict[int, FrameType] = field(default_factory=dict, repr=False)
 
 
 @dataclass
 class CaptureResult:
     """What one capture produced; `trace_id` is 32 hex digits or "". Its function table
-    comes later, from harvest(), together with the other captures of the same second."""
+    comes later from harvest(), together with the other captures of the same second; an
+    individual capture also brings its own, raw (table_filters.as_captured shows it)."""
 
     run_id: int
     memory_sites: list[tuple[str, int, int]]  # (file:line, bytes, allocations)
     trace_id: str
+    label: str = ""
+    started_at: float = 0.0
+    duration_ms: float = 0.0
+    table: ProfileTable | None = None
 
 
 def _log_once(kind: str, message: str) -> None:
@@ -72,11 +95,20 @@ def busy() -> bool:
     return _session_lock.locked()
 
 
-def begin(*, run_id: int, clock: str, memory: bool, whole_process: bool = False) -> Capture | None:
+def begin(
+    *,
+    run_id: int,
+    clock: str,
+    memory: bool,
+    whole_process: bool = False,
+    individual: bool = False,
+    label: str = "",
+) -> Capture | None:
     """Start profiling; None when the profiler is busy or fails (then nothing is captured).
 
     Also None while another run's captures wait to be harvested (within a second): the
-    counters of two runs must not mix.
+    counters of two runs must not mix. An individual capture needs empty counters: with
+    this run's captures waiting, it becomes an ordinary one.
     """
     if not _session_lock.acquire(blocking=False):
         return None
@@ -87,13 +119,22 @@ def begin(*, run_id: int, clock: str, memory: bool, whole_process: bool = False)
             # Someone else's profiler, or another run's unharvested counters: leave them be.
             _session_lock.release()
             return None
+        individual = individual and _pending_run_id is None
         if _pending_run_id is None:
             yappi.clear_stats()
             yappi.set_clock_type(clock)
         if memory:
             tracemalloc.start(_TRACEMALLOC_FRAMES)
-        yappi.start(builtins=False, profile_threads=whole_process)
-        return Capture(run_id=run_id, memory=memory, whole_process=whole_process)
+        capture = Capture(
+            run_id=run_id,
+            memory=memory,
+            whole_process=whole_process,
+            individual=individual,
+            label=label,
+            outer_frames=yappi_stats.frames_of(sys._getframe(1)),
+        )
+        yappi.start(builtins=True, profile_threads=whole_process)
+        return capture
     except Exception:
         _log_once("begin", "profiling: could not start a capture; the work goes on unprofiled")
         _reset()
@@ -110,13 +151,24 @@ def end(capture: Capture) -> CaptureResult | None:
     try:
         import yappi
 
+        # Nothing in between: any call made here after closing would be left open again.
+        yappi_stats.close_calls_since(capture.outer_frames)
         yappi.stop()
+        duration_ms = (time.monotonic() - capture.started) * 1000
+        capture.outer_frames = {}
+        # An individual capture's counters are read as they are (1-2 ms; cleaned when shown)
+        # and stay in yappi: the next harvest collects them with the others of its second.
+        table = yappi_stats.read_table() if capture.individual else None
         _pending_run_id = capture.run_id
         memory_sites = _memory_sites() if capture.memory else []
         return CaptureResult(
             run_id=capture.run_id,
             memory_sites=memory_sites,
             trace_id=_tag_current_span(capture.run_id),
+            label=capture.label,
+            started_at=capture.started_at,
+            duration_ms=duration_ms,
+            table=table,
         )
     except Exception:
         _log_once("end", "profiling: could not finish a capture; the run's pending data is lost")
@@ -142,7 +194,7 @@ def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
         run_id = _pending_run_id
         if run_id is None:
             return None
-        table = ProfileTable.from_yappi(yappi.get_func_stats())
+        table = table_filters.as_captured(yappi_stats.read_table())
         yappi.clear_stats()
         _pending_run_id = None
         return run_id, table

@@ -12,8 +12,8 @@ import pytest
 from bench.overhead_modes import STOCK_CELERY_APP, STOCK_GUNICORN_CONFIG
 from bench.stock_otel.sdk import SERVICE_NAME
 from tests.harness.collector import otlp_env
+from tests.harness.jobs import wait_for_job
 from tests.harness.servers import api_token
-from tests.processing.test_jobs_in_a_real_worker import wait_for_job
 
 pytestmark = pytest.mark.e2e
 

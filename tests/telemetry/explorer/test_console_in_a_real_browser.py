@@ -13,9 +13,9 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.harness.browser import browser_available, headless_chromium
+from tests.harness.jobs import wait_for_job
 from tests.harness.servers import create_superuser, free_port, login_token
 from tests.harness.telemetry_fixtures import new_traceparent
-from tests.processing.test_jobs_in_a_real_worker import wait_for_job
 from tests.telemetry.explorer.e2e_support import (
     QUICK_BATCHES,
     log_bodies,

@@ -5,9 +5,12 @@ records in time order, and its links: jobs, profiling runs, alert events, the vi
 from __future__ import annotations
 
 import datetime
+import html
+import json
 import re
+from urllib.parse import parse_qs, urlsplit
 
-from telemetry.models import AlertEvent, ProfilingProcessResult, ProfilingRun
+from telemetry.models import AlertEvent, ProfilingProcessResult, ProfilingRun, StoredSpan
 from tests.telemetry.explorer.pages import JOB_TRACE, fill_store
 from tests.telemetry.explorer.support import store_db
 
@@ -118,3 +121,19 @@ def test_spans_recorded_during_a_profiling_capture_link_their_run(staff_session)
     page = staff_session.get(URL).content.decode()
 
     assert f'href="/admin/telemetry/profilingrun/{run.pk}/change/"' in page
+
+
+def test_spans_the_continuous_profiler_sampled_link_its_window(staff_session):
+    store = fill_store()
+    profile_id = "web:host:201@1764590400"
+    StoredSpan.objects.using("telemetry_store").filter(span_id=store.job_server.span_id).update(
+        attributes=json.dumps({"http.route": "/api/jobs", "profiling.profile_id": profile_id})
+    )
+
+    page = staff_session.get(URL).content.decode()
+
+    (link,) = re.findall(r'class="trace-profiling-link" href="([^"]+)"', page)
+    link = html.unescape(link)
+    assert link.startswith("/admin/telemetry/continuousprofilewindow/")
+    query = parse_qs(urlsplit(link).query)
+    assert query == {"profile_id": [profile_id], "trace_id": [JOB_TRACE]}

@@ -10,9 +10,9 @@ import time
 import httpx
 import pytest
 
+from tests.harness.jobs import wait_for_job
 from tests.harness.servers import admin_session, login_token, prepared_stack
 from tests.harness.telemetry_fixtures import new_traceparent
-from tests.processing.test_jobs_in_a_real_worker import wait_for_job
 from tests.telemetry.explorer.e2e_support import QUICK_BATCHES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("untraced_test_process")]

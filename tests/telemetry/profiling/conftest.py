@@ -10,9 +10,11 @@ from telemetry.control.version_store import FileVersionStore
 from telemetry.profiling import agent as profiling_agent
 from telemetry.profiling import runs as profiling
 from telemetry.profiling import yappi_capture as profiling_capture
+from telemetry.profiling.continuous import lifecycle as continuous_lifecycle
 
 
 def forget_process_state() -> None:
+    continuous_lifecycle.stop_for_tests()
     profiling.active_runs.reset(())
     profiling_agent._aggregates.clear()
     profiling_agent._sample_counters.clear()

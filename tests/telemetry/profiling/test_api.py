@@ -42,7 +42,6 @@ def test_it_starts_a_run(staff_client, staff):
     [
         ({"target": "requests", "route_pattern": "(("}, "route_pattern"),
         ({"target": "nope"}, "target"),
-        ({}, "target"),
         ({"target": "requests", "max_captures": 0}, "max_captures"),
         ({"target": "requests", "sample_every": "many"}, "sample_every"),
         ({"target": "requests", "starts_at": "tomorrow"}, "starts_at"),
@@ -51,7 +50,9 @@ def test_it_starts_a_run(staff_client, staff):
         ({"target": "requests", "starts_at": 1234567}, "starts_at"),
         ({"target": "requests", "sample_every": True}, "sample_every"),
         ({"target": 7}, "target"),
-        ({"target": "requests", "memory": "perhaps", "sample_every": 2.5}, "sample_every"),
+        ({"target": "requests", "sample_every": 2.5}, "sample_every"),
+        ({"target": "requests", "memory": "perhaps"}, "memory"),
+        ({"target": "requests", "sample_evry": 5}, "sample_evry"),
         ({"target": "requests", "route_pattern": "x" * 301}, "route_pattern"),
     ],
 )
@@ -86,7 +87,17 @@ def test_it_shows_a_run_with_its_results_and_downloads(staff_client, client, tmp
     names = {name for (_, _, name) in pstats.Stats(str(tmp_path / "run.pstat")).stats}
     assert "DownstreamEnrichApi.post" in names
     assert staff_client.get(body["downloads"]["callgrind"]).status_code == 200
-    assert staff_client.get(f"{RUNS}/{run.pk}/speedscope").status_code == 404
+    speedscope = staff_client.get(body["downloads"]["speedscope"])
+    assert speedscope.status_code == 200
+    (profile,) = speedscope.json()["profiles"]
+    assert profile["type"] == "sampled" and sum(profile["weights"]) > 0
+    process = body["processes"][0]
+    assert staff_client.get(process["speedscope"]).json()["profiles"][0]["samples"]
+    (capture,) = body["captures_kept"]
+    assert staff_client.get(capture["speedscope"]).json()["profiles"][0]["samples"]
+    assert staff_client.get(f"{RUNS}/{run.pk}/speedscope?capture=x").status_code == 400
+    assert staff_client.get(f"{RUNS}/{run.pk}/speedscope?capture=999").status_code == 404
+    assert staff_client.get(f"{RUNS}/{run.pk}/pprof").status_code == 404
     assert staff_client.get(f"{RUNS}/999999").status_code == 404
 
 

@@ -13,6 +13,7 @@ from telemetry.models import ProfilingRun
 from telemetry.profiling import agent as profiling_agent
 from telemetry.profiling import celery_signals as profiling_celery
 from telemetry.profiling import yappi_capture as profiling_capture
+from telemetry.profiling.report import capture_table
 from telemetry.profiling.storage import merged_table
 from tests.telemetry.profiling.support import start_run
 
@@ -160,3 +161,30 @@ def test_a_whole_process_run_profiles_every_thread_for_its_window():
     (result,) = run.results.all()
     assert result.captures == 1
     assert "background_work" in function_names(run)
+
+
+def test_the_first_captures_are_kept_one_by_one_at_most_one_per_harvest(client, settings):
+    settings.PROFILING_MAX_CAPTURE_PROFILES = 2
+    run = start_run(max_captures=50)
+    enrich(client)
+    enrich(client)  # its counters join the first's: not kept on its own
+    profiling_agent.tick()
+    enrich(client)
+    profiling_agent.tick()
+    enrich(client)
+    profiling_agent.tick()
+    run.refresh_from_db()
+    assert run.captures == 4
+    kept = list(run.captures_kept.order_by("started_at"))
+    assert len(kept) == 2
+    assert {capture.label for capture in kept} == {"/api/downstream/enrich"}
+    # Each kept table is one request's; the run's table has all four.
+    (merged_view,) = [
+        c for k, c in merged_table(run).functions.items() if k[2] == "DownstreamEnrichApi.post"
+    ]
+    assert merged_view.calls == 4
+    for capture in kept:
+        _, table = capture_table(run, capture.pk)
+        (view,) = [c for k, c in table.functions.items() if k[2] == "DownstreamEnrichApi.post"]
+        assert view.calls == 1
+        assert not [k for k in table.functions if "/telemetry/profiling/" in k[0]]

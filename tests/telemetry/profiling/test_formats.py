@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from telemetry.profiling.export_formats import to_callgrind, to_pstats
 from telemetry.profiling.flamegraph import WIDTH, render_svg
 from telemetry.profiling.table import Costs, ProfileTable
+from telemetry.profiling.table_filters import bounded, total_time
 
 VIEW = ("app/views.py", 10, "ItemApi.get")
 QUERY = ("app/db.py", 20, "run_query")
@@ -79,8 +80,11 @@ def test_an_empty_table_renders_an_empty_picture():
 
 def test_a_table_is_bounded_to_its_hottest_functions_and_round_trips_json():
     table = known_table()
-    bounded = table.bounded(2)
-    assert set(bounded.functions) == {VIEW, QUERY}
-    assert set(bounded.edges) == {(VIEW, QUERY)}
+    kept = bounded(table, 2)
+    assert set(kept.functions) == {VIEW, QUERY}
+    assert set(kept.edges) == {(VIEW, QUERY)}
+    # What was left out is its caller's own time now: the total is the same.
+    assert abs(kept.functions[VIEW].own - 0.300) < 1e-9
+    assert abs(total_time(kept) - total_time(table)) < 1e-9
     again = ProfileTable.from_json(table.to_json())
     assert again.functions == table.functions and again.edges == table.edges
