@@ -22,6 +22,12 @@ COPY pyproject.toml requirements.lock ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
     && /opt/venv/bin/pip install -c requirements.lock -r requirements.txt
 
+# --- viewer: the speedscope profile viewer the console serves to staff (package-lock.json) ----
+FROM node:20-bookworm-slim AS viewer
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+
 # --- runtime: the virtualenv, the code, a user without privileges ---------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -45,6 +51,8 @@ COPY processing/ processing/
 COPY telemetry/ telemetry/
 # The runbooks the admin shows beside an alert event (telemetry.alerting.runbooks).
 COPY docs/runbooks/ docs/runbooks/
+# speedscope's built files, where PROFILING_SPEEDSCOPE_DIR looks by default.
+COPY --from=viewer /src/node_modules/speedscope/dist/release/ node_modules/speedscope/dist/release/
 USER app:app
 EXPOSE 8000
 CMD ["gunicorn", "-c", "observability_site/gunicorn.conf.py", "observability_site.wsgi"]

@@ -37,15 +37,17 @@ if ! command -v promtool >/dev/null || ! command -v amtool >/dev/null; then
 fi
 
 # --- Profiling tests: a real headless browser for the run's admin page (Debian's chromium
-# and chromium-driver, driven by Selenium at /usr/bin/chromedriver) and wrk, the load
-# generator of bench/profiling_overhead.py. Installed only when missing, like the above.
+# and chromium-driver, driven by Selenium at /usr/bin/chromedriver), wrk, the load
+# generator of bench/profiling_overhead.py, and valgrind (callgrind_annotate reads the
+# callgrind downloads; cachegrind counts the benchmarks' instructions). Installed only when
+# missing, like the above.
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
-    || ! command -v wrk >/dev/null; then
-    echo "== installing chromium, chromium-driver and wrk"
+    || ! command -v wrk >/dev/null || ! command -v callgrind_annotate >/dev/null; then
+    echo "== installing chromium, chromium-driver, wrk and valgrind"
     export DEBIAN_FRONTEND=noninteractive
     SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk
+    $SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver wrk valgrind
 fi
 
 # --- The several-host test (tests/deploy/test_several_hosts.py): Debian's HAProxy and a
