@@ -23,8 +23,9 @@ REPOSITORY = Path(__file__).resolve().parents[3]
 # Our code that may touch OpenTelemetry: telemetry itself, and the wiring (settings.LOGGING
 # names the SDK's loggers).
 SCANNED = ("telemetry", "observability_site")
-# Private by name, public by contract: Django's model options.
-NOT_OPENTELEMETRY = frozenset({"_meta"})
+# Private by name, public by contract: Django's model options, and CPython's documented
+# sys._getframe / sys._current_frames (the profilers; listed in docs/profiling.md).
+NOT_OPENTELEMETRY = frozenset({"_meta", "_getframe", "_current_frames"})
 
 
 @dataclass(frozen=True)
