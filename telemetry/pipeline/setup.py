@@ -29,6 +29,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
+from telemetry.explorer import store as local_store
 from telemetry.pipeline.config import TelemetryConfig, load_config
 from telemetry.pipeline.fast_paths import announce_stock_components, fast_paths_enabled
 from telemetry.pipeline.otlp_tls import check_handshakes, report_tls_failures_once
@@ -154,9 +155,12 @@ def announce_destination() -> None:
     if state.inherited_from is not None:
         logger.warning(_INHERITED, state.inherited_from, state.pid)
         return
+    described = state.config.describe()
+    if local_store.active_writer() is not None:
+        described += "; spans and log records also go to the local store (see them in the console: /admin/telemetry/console/)"
     logger.info(
         "%s (%s, pid %s)",
-        state.config.describe(),
+        described,
         state.role,
         state.pid,
         extra={"telemetry_role": state.role},
