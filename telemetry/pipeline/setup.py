@@ -157,7 +157,10 @@ def announce_destination() -> None:
         return
     described = state.config.describe()
     if local_store.active_writer() is not None:
-        described += "; spans and log records also go to the local store (see them in the console: /admin/telemetry/console/)"
+        described += (
+            "; spans and log records also go to the local store (the console shows them:"
+            " /admin/telemetry/console/)"
+        )
     logger.info(
         "%s (%s, pid %s)",
         described,
