@@ -32,21 +32,38 @@ signal as before.
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import threading
 from typing import Any
 
+from opentelemetry import trace
+
 from telemetry.pipeline.setup import (
     configure_telemetry,
+    configured_here,
     flush_then_die_on_sigterm,
     shutdown_telemetry,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def configure_for_server(role: str) -> bool:
     """Set up this process's telemetry from an entry module (wsgi.py, asgi.py), before it
     builds Django's handler; True if it did so now (False: already set up in this process,
-    e.g. by gunicorn's post_fork)."""
+    e.g. by gunicorn's post_fork, or OpenTelemetry set up by something else)."""
+    if not configured_here() and not isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider
+    ):
+        # Someone else set OpenTelemetry up in this process (opentelemetry-instrument, a
+        # server hook of the deployment's own): two pipelines would instrument twice.
+        logger.info(
+            "OpenTelemetry was set up before %s was imported (by opentelemetry-instrument or "
+            "a server hook): the service's own telemetry set-up stands aside",
+            role,
+        )
+        return False
     built = configure_telemetry(role)
     if built and threading.current_thread() is threading.main_thread():
         if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:

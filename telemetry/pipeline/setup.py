@@ -137,6 +137,11 @@ def configure_telemetry(
     return True
 
 
+def configured_here() -> bool:
+    """True when this process (this pid) has run configure_telemetry()."""
+    return _current is not None and _current.pid == os.getpid()
+
+
 def announce_destination() -> None:
     """Log, once per process, where its telemetry goes.
 
