@@ -13,7 +13,14 @@ from typing import Protocol
 
 from django.conf import settings
 
-from telemetry.explorer.writer import StoreLogRecordExporter, StoreSpanExporter, StoreWriter
+from telemetry.explorer.writer import (
+    StoreLogRecordExporter,
+    StoreSpanExporter,
+    StoreWriter,
+)
+from telemetry.explorer.writer import (  # re-exported for manage.py migrate's set-up
+    leave_schema_to_migrate as leave_schema_to_migrate,
+)
 
 
 class _Signal(Protocol):

@@ -50,6 +50,17 @@ AGE_PRUNE_INTERVAL_SECONDS = 10.0
 # How often a live process refreshes its row (processes unseen for the age bound go).
 PROCESS_TOUCH_INTERVAL_SECONDS = 60.0
 
+# Set in a `manage.py migrate` process: the command creates the store's tables itself, and a
+# writer creating them beside it from the export thread would race it ("table already exists").
+_schema_left_to_migrate = False
+
+
+def leave_schema_to_migrate() -> None:
+    """This process runs `migrate`: its writer never creates the store's tables; what it
+    exports before the command has created them is dropped (a few start-up records)."""
+    global _schema_left_to_migrate
+    _schema_left_to_migrate = True
+
 
 @dataclass(frozen=True)
 class StoreBounds:
@@ -196,8 +207,12 @@ class StoreWriter:
         if not batch:
             return True
         error = self._write_once(model, columns, batch, resource=resource)
-        if error is not None and _is_missing_table(error) and self._create_schema_once():
-            error = self._write_once(model, columns, batch, resource=resource)
+        if error is not None and _is_missing_table(error):
+            if _schema_left_to_migrate:
+                logger.debug("local telemetry store: no tables yet, %d %s gone", len(batch), what)
+                return True
+            if self._create_schema_once():
+                error = self._write_once(model, columns, batch, resource=resource)
         if error is not None:
             self.health.failed(error, len(batch), what)
             return False

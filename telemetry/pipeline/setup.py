@@ -279,4 +279,6 @@ def configure_for_command(argv: list[str]) -> None:
 
         if os.environ.get(DJANGO_AUTORELOAD_ENV) != "true":
             return
+    if command == "migrate":
+        local_store.leave_schema_to_migrate()
     configure_telemetry(f"manage.py {command}")

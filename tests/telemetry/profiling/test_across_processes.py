@@ -44,14 +44,21 @@ def run_state(api: httpx.Client, run_id: int) -> dict:
     return response.json()
 
 
+def seen_state(seen: list, api: httpx.Client, run_id: int) -> dict:
+    """The run's state, also kept in `seen` so that a timeout can say what it last was."""
+    seen.append(state := run_state(api, run_id))
+    return state
+
+
 def wait_for(condition, what: str, timeout: float = 30, interval: float = 0.3):
     deadline = time.monotonic() + timeout
+    seen = []
     while time.monotonic() < deadline:
-        value = condition()
+        value = condition(seen)
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {seen[-1:]}")
 
 
 def test_a_run_started_in_the_admin_profiles_web_and_worker_processes(stack, tmp_path):
@@ -79,8 +86,8 @@ def test_a_run_started_in_the_admin_profiles_web_and_worker_processes(stack, tmp
     started = time.monotonic()
     # Every web worker and every pool process joins within seconds (it reports a row).
     state = wait_for(
-        lambda: (
-            (s := run_state(api, run_id))
+        lambda seen: (
+            (s := seen_state(seen, api, run_id))
             and sum(p["process"].startswith("web:") for p in s["processes"]) == WEB_WORKERS
             and sum(p["process"].startswith("worker:") for p in s["processes"]) == POOL_PROCESSES
             and s
@@ -101,7 +108,7 @@ def test_a_run_started_in_the_admin_profiles_web_and_worker_processes(stack, tmp
         assert response.status_code == 202, response.text
 
     state = wait_for(
-        lambda: (s := run_state(api, run_id))["status"] != "running" and s,
+        lambda seen: (s := seen_state(seen, api, run_id))["status"] != "running" and s,
         "the run to end by itself",
         timeout=40,
     )
