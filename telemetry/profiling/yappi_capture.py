@@ -2,7 +2,8 @@
 for a time window.
 
 yappi (and tracemalloc) are process-wide, so a process runs one session at a time: a
-capture that finds the profiler busy is skipped, not queued. Request and task captures
+capture that finds the profiler busy with another capture is skipped, not queued (one that
+finds the agent harvesting waits for it: see _wait_for_harvest). Request and task captures
 profile only their own thread (profile_threads=False), so the other threads of a gthread
 worker are neither slowed nor mixed in. A capture never breaks its request or task: every
 profiler error is logged (once per kind) and the work goes on unprofiled.
@@ -44,6 +45,10 @@ _logged_errors: set[str] = set()
 # captures of a run across start/stop; collecting its statistics is the expensive part
 # (milliseconds), so the agent harvests about once a second instead of after every capture.
 _pending_run_id: int | None = None
+# Set while harvest() holds the session lock: a capture that finds the lock held waits for a
+# harvest (bookkeeping of the agent's own), not for another capture.
+_harvesting = threading.Event()
+HARVEST_WAIT_SECONDS = 2.0
 
 
 @dataclass
@@ -110,7 +115,7 @@ def begin(
     counters of two runs must not mix. An individual capture needs empty counters: with
     this run's captures waiting, it becomes an ordinary one.
     """
-    if not _session_lock.acquire(blocking=False):
+    if not _session_lock.acquire(blocking=False) and not _wait_for_harvest():
         return None
     try:
         import yappi
@@ -140,6 +145,13 @@ def begin(
         _reset()
         _session_lock.release()
         return None
+
+
+def _wait_for_harvest() -> bool:
+    """True (the lock is held now) once a harvest that holds the profiler is done. It holds
+    it for milliseconds, longer for a process's first one (its table holds every import):
+    the capture waits for it rather than be lost. A lock held by another capture: False."""
+    return _harvesting.is_set() and _session_lock.acquire(timeout=HARVEST_WAIT_SECONDS)
 
 
 def end(capture: Capture) -> CaptureResult | None:
@@ -188,6 +200,7 @@ def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
     global _pending_run_id
     if _pending_run_id is None or not _session_lock.acquire(timeout=timeout):
         return None
+    _harvesting.set()
     try:
         import yappi
 
@@ -203,6 +216,7 @@ def harvest(timeout: float = 1.0) -> tuple[int, ProfileTable] | None:
         _reset()
         return None
     finally:
+        _harvesting.clear()
         _session_lock.release()
 
 

@@ -111,6 +111,40 @@ def test_only_one_session_runs_per_process():
     assert not profiling_capture.busy()
 
 
+def test_a_capture_that_finds_the_agent_harvesting_waits_for_it(monkeypatch):
+    # The agent's harvest holds the profiler for up to hundreds of ms on a process's first
+    # captures (thousands of functions): a request or task starting then is captured after
+    # it, not lost.
+    first = profiling_capture.begin(run_id=1, clock="wall", memory=False)
+    sum(i * i for i in range(1000))
+    profiling_capture.end(first)
+    reading, may_finish = threading.Event(), threading.Event()
+    real_read_table = profiling_capture.yappi_stats.read_table
+
+    def slow_read_table():
+        reading.set()
+        may_finish.wait(10)
+        return real_read_table()
+
+    monkeypatch.setattr(profiling_capture.yappi_stats, "read_table", slow_read_table)
+    harvest = threading.Thread(target=profiling_capture.harvest)
+    harvest.start()
+    assert reading.wait(10)
+    begun: list = []
+    beginner = threading.Thread(
+        target=lambda: begun.append(profiling_capture.begin(run_id=1, clock="wall", memory=False))
+    )
+    beginner.start()
+    beginner.join(0.3)
+    assert beginner.is_alive() and not begun  # waiting for the harvest, not skipped
+    may_finish.set()
+    harvest.join(10)
+    beginner.join(10)
+    assert begun and begun[0] is not None
+    profiling_capture.end(begun[0])
+    assert not profiling_capture.busy()
+
+
 def test_celery_task_hooks_capture_matching_tasks():
     run = start_run(target="tasks", task_pattern=r"^processing\.")
     task = SimpleNamespace(name="processing.process_job")
