@@ -105,7 +105,7 @@ def test_start_again_copies_the_settings(staff_session):
     assert again.status == ProfilingRun.Status.RUNNING
 
 
-def test_the_run_page_shows_top_functions_picture_and_traces(staff_session, client, settings):
+def test_the_run_page_shows_top_functions_picture_and_traces(staff_session, client, settings, otel):
     settings.TRACE_VIEWER_URL = "http://jaeger.example:16686/trace/{trace_id}"
     run = start_run()
     client.post("/api/downstream/enrich", {"words": 3, "sha256": "cd" * 32}, "application/json")
@@ -118,8 +118,8 @@ def test_the_run_page_shows_top_functions_picture_and_traces(staff_session, clie
     # As the template escapes it: the hottest function may well be a '<listcomp>'.
     assert escape(response.context["hottest"]) in page
     (result,) = run.results.all()
-    if result.trace_ids:  # a span exists when telemetry is configured in this process
-        assert f"http://jaeger.example:16686/trace/{result.trace_ids[0]}" in page
+    (trace_id,) = result.trace_ids  # the captured request's span (the otel fixture traces)
+    assert f"http://jaeger.example:16686/trace/{trace_id}" in page
 
 
 def test_the_downloads_load_with_pstats_and_look_like_callgrind(staff_session, client, tmp_path):
