@@ -39,15 +39,28 @@ from opentelemetry.instrumentation.wsgi import (
     collect_request_attributes,
     wsgi_getter,
 )
+from opentelemetry.propagate import extract
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    get_current_span,
+    set_span_in_context,
+)
 from opentelemetry.util.http import (
     OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
     OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
     sanitize_method,
 )
 
+from telemetry.fastpath.trace_ids import DecidedTraceIds
 from telemetry.sampling.policy import current_policy
 
 logger = logging.getLogger(__name__)
@@ -59,6 +72,9 @@ _SERVED = "_telemetry_server_span"
 _START_TIME_KEY = "opentelemetry-instrumentor-django.starttime_key"
 _DURATION_KEYS = frozenset(_server_duration_attrs_new)
 _IN_FLIGHT_KEYS = frozenset(_server_active_requests_count_attrs_new)
+# The trace flags the SDK gives a span its sampler drops (with a random trace id, or not).
+_UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
+_UNSAMPLED_RANDOM_ID = TraceFlags(TraceFlags.DEFAULT | TraceFlags.RANDOM_TRACE_ID)
 
 
 def _names_spans_by_route() -> bool:
@@ -104,6 +120,8 @@ class ServerSpanMiddleware(_DjangoMiddleware):
     - the excluded-URL check runs once, on a URL put together from the request (not built
       and validated by Django);
     - the method, scheme and protocol attributes are worked out once per combination;
+    - sampling is decided before the SDK: a request that will not be recorded gets a
+      non-recording span of its own (_start_span), without the SDK's span machinery;
     - a request whose span is not recording gets only the attributes its metrics need
       (method, scheme, protocol version, status, route), not all of them (user agent,
       addresses ...), and its status goes straight into the metric attributes;
@@ -153,14 +171,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         )
         if _names_spans_by_route():
             name = self._get_span_name(request)
-        span, parent_token = _start_internal_or_server_span(
-            tracer=self._tracer,
-            span_name=name,
-            start_time=meta.get(_START_TIME_KEY),
-            context_carrier=meta,
-            context_getter=wsgi_getter,
-            attributes=start_attributes,
-        )
+        span, parent_token = self._start_span(name, meta, start_attributes)
         if span.is_recording():
             self._add_request_attributes(span, request)
         # The duration metric's attributes: the hooks add the route, the response its status.
@@ -188,6 +199,63 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             detach(token)
             if parent_token is not None:
                 detach(parent_token)
+
+    def _start_span(self, name: str, meta: dict, attributes: dict) -> tuple[Span, object]:
+        """The request's span and the token of the context it attached (or None).
+
+        A server span is decided before the SDK is involved: the propagated context, the
+        trace id (the parent's, or a new one), the sampler's decision, exactly as the SDK's
+        Tracer.start_span would make it. A request that will not be recorded gets a
+        non-recording span with that trace id (propagation and log correlation still work)
+        and none of the SDK's span machinery; a kept one is started by the SDK on the same
+        trace id (DecidedTraceIds). Inside a current span, or with a tracer that is not the
+        SDK's with our ids, it goes the instrumentation's way."""
+        tracer = self._tracer
+        ids = getattr(tracer, "id_generator", None)
+        if (
+            ids.__class__ is not DecidedTraceIds
+            or get_current_span() is not INVALID_SPAN
+            or not tracer._is_enabled()
+        ):
+            return _start_internal_or_server_span(
+                tracer=tracer,
+                span_name=name,
+                start_time=meta.get(_START_TIME_KEY),
+                context_carrier=meta,
+                context_getter=wsgi_getter,
+                attributes=attributes,
+            )
+        parent_context = extract(meta, getter=wsgi_getter)
+        token = attach(parent_context)
+        parent = get_current_span(parent_context).get_span_context()
+        root = not parent.is_valid
+        trace_id = ids.generate_trace_id() if root else parent.trace_id
+        decided = tracer.sampler.should_sample(
+            parent_context, trace_id, name, SpanKind.SERVER, attributes
+        )
+        if decided.decision.is_recording():
+            if root:
+                ids.name_next(trace_id)
+            try:
+                span = tracer.start_span(
+                    name,
+                    parent_context,
+                    SpanKind.SERVER,
+                    attributes,
+                    start_time=meta.get(_START_TIME_KEY),
+                )
+            finally:
+                ids.name_next(0)
+            return span, token
+        random_id = ids.is_trace_id_random() if root else parent.trace_flags.random_trace_id
+        context = SpanContext(
+            trace_id,
+            ids.generate_span_id(),
+            is_remote=False,
+            trace_flags=_UNSAMPLED_RANDOM_ID if random_id else _UNSAMPLED,
+            trace_state=decided.trace_state,
+        )
+        return NonRecordingSpan(context), token
 
     async def _serve_async(self, request: HttpRequest) -> HttpResponse:
         """An ASGI request, as the instrumentation serves it (its process_request and

@@ -73,12 +73,18 @@ def new_tracer_provider(resource: Resource, sampler: Sampler) -> TracerProvider:
     The batch span processors added to it still count what they export and what they drop
     (otel.sdk.processor.span.processed) in the global MeterProvider.
     """
+    id_generator = None  # the SDK's RandomIdGenerator
+    if fast_paths_enabled():  # the server-span middleware names the trace ids it decided on
+        from telemetry.fastpath.trace_ids import DecidedTraceIds
+
+        id_generator = DecidedTraceIds()
     return TracerProvider(
         resource=resource,
         sampler=sampler,
         span_limits=span_limits(),
         shutdown_on_exit=False,
         meter_provider=_NO_PER_ITEM_SELF_METRICS,
+        id_generator=id_generator,
     )
 
 

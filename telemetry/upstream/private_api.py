@@ -240,6 +240,21 @@ _SPAN_ENCODER = (
     ),
     PrivateSymbol(
         module="opentelemetry.sdk.trace",
+        name="Tracer._is_enabled",
+        distribution="opentelemetry-sdk",
+        used_by=(SERVER_SPAN,),
+        why="the server-span middleware decides sampling before Tracer.start_span (for a "
+        "dropped request it never calls it) and must first ask what start_span asks first: "
+        "a tracer the TracerProvider's configurator disabled starts no span at all",
+        recheck="Tracer.start_span: the steps before the sampler (_is_enabled, the root's "
+        "trace id from id_generator, sampler.should_sample with the same arguments) and the "
+        "SpanContext of a dropped span (trace flags with RANDOM_TRACE_ID, trace state from "
+        "the sampling result), which _start_span repeats; Tracer.sampler and "
+        "Tracer.id_generator are set by its constructor",
+        fallback=STOCK_MIDDLEWARE,
+    ),
+    PrivateSymbol(
+        module="opentelemetry.sdk.trace",
         name="ReadableSpan._attributes",
         distribution="opentelemetry-sdk",
         used_by=(SPAN_ENCODER,),

@@ -21,8 +21,7 @@ from django.test import AsyncClient, override_settings
 from opentelemetry.trace import SpanKind, StatusCode
 
 from telemetry.pipeline import middleware
-from telemetry.sampling.policy import ENV_POLICY, policy_channel
-from tests.telemetry.sampling.support import snapshot, use_policy
+from tests.telemetry.sampling.support import snapshot
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.telemetry.urls")]
 
@@ -102,15 +101,11 @@ def test_an_async_view_that_raises_marks_the_span(otel):
     assert otel.count("app.errors", **{"error.type": "ZeroDivisionError"}) == before + 1
 
 
-def test_a_forced_request_is_kept_under_asgi_at_ratio_zero(otel, settings):
-    settings.TELEMETRY_CONTROL_ENABLED = False  # the poller would reload the policy
+def test_a_forced_request_is_kept_under_asgi_at_ratio_zero(otel, sampling_policy):
     forcing = {"force_header_key": "HTTP_X_DEBUG_TRACE", "force_header_value": "s3cret"}
-    use_policy(snapshot(0.0, forcing=True, **forcing))
-    try:
-        get("/test/async/1", **{"x-debug-trace": "s3cret"})
-        get("/test/async/2")
-    finally:
-        policy_channel.reset(ENV_POLICY)
+    sampling_policy(snapshot(0.0, forcing=True, **forcing))
+    get("/test/async/1", **{"x-debug-trace": "s3cret"})
+    get("/test/async/2")
 
     (span,) = server_spans(otel)
     assert span.attributes["sampling.rule"] == "forced: header"
