@@ -257,21 +257,26 @@ _SPAN_ENCODER = (
         module="opentelemetry.sdk.trace",
         name="ReadableSpan._attributes",
         distribution="opentelemetry-sdk",
-        used_by=(SPAN_ENCODER,),
+        used_by=(SPAN_ENCODER, SERVER_SPAN),
         why="the span's BoundedAttributes itself: ReadableSpan.attributes wraps it in a "
-        "MappingProxyType whose items() costs a Python call per attribute",
-        recheck="ReadableSpan.attributes still returns a proxy of self._attributes",
-        fallback=STOCK_EXPORTER,
+        "MappingProxyType whose items() costs a Python call per attribute; the server-span "
+        "middleware writes its own string and integer request attributes into it",
+        recheck="ReadableSpan.attributes still returns a proxy of self._attributes, and "
+        "_Span.set_attributes still only stores them there (BoundedAttributes._set_items)",
+        fallback=f"{STOCK_EXPORTER}; {STOCK_MIDDLEWARE}",
         kind=INSTANCE,
     ),
     PrivateSymbol(
         module="opentelemetry.attributes",
         name="BoundedAttributes._dict",
         distribution="opentelemetry-api",
-        used_by=(SPAN_ENCODER,),
-        why="the plain dict inside BoundedAttributes, much cheaper to walk than the mapping",
-        recheck="BoundedAttributes still keeps its items, in order, in self._dict",
-        fallback=STOCK_EXPORTER,
+        used_by=(SPAN_ENCODER, SERVER_SPAN),
+        why="the plain dict inside BoundedAttributes, much cheaper to walk than the mapping, "
+        "and to fill: a string or integer within the limits is stored by __setitem__ as is",
+        recheck="BoundedAttributes still keeps its items, in order, in self._dict, and "
+        "__setitem__ still stores a str (within max_value_len) or int unchanged, deleting a "
+        "key before setting it again, with maxlen and max_value_len its public limits",
+        fallback=f"{STOCK_EXPORTER}; {STOCK_MIDDLEWARE}",
         kind=INSTANCE,
     ),
 )
