@@ -10,11 +10,13 @@ Prometheus load it?) next to the stored row.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any
+from typing import Any, cast
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -94,22 +96,26 @@ class _LiveRowSerializer(serializers.ModelSerializer):
     def field_errors(self, candidate: Model) -> dict[str, list[str]]:
         raise NotImplementedError
 
+    def candidate(self, attrs: dict[str, Any]) -> Model:
+        """The row these changes make: the stored one (if any) with `attrs` set, unsaved."""
+        model: type[Model] = self.Meta.model
+        row = copy.copy(self.instance) if self.instance else model()
+        for name, value in attrs.items():
+            setattr(row, name, value)
+        return row
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The same checks as the admin's form (Model.clean): names, durations, labels,
         # uniqueness, promtool. They need the whole row: the stored one with the changes.
-        model: type[Model] = self.Meta.model
-        candidate = copy.copy(self.instance) if self.instance else model()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        errors = self.field_errors(candidate)
-        if errors:
-            raise serializers.ValidationError(
-                {
-                    ("non_field_errors" if key == "__all__" else key): value
-                    for key, value in errors.items()
-                }
-            )
+        if errors := self.field_errors(self.candidate(attrs)):
+            raise _field_errors(errors)
         return attrs
+
+
+def _field_errors(errors: dict[str, list[str]]) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        {("non_field_errors" if key == "__all__" else key): value for key, value in errors.items()}
+    )
 
 
 class AlertRuleSerializer(_LiveRowSerializer):
@@ -226,6 +232,7 @@ def _publish(request: Request, reason: str) -> RulePublication:
 class _RowApi(GenericAPIView):
     permission_classes = [permissions.IsAdminUser]
     model: type[Model]
+    lookup_url_kwarg = "row_id"
 
     def get_queryset(self):
         return self.model._default_manager.all()
@@ -233,21 +240,45 @@ class _RowApi(GenericAPIView):
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "history": PublicationHistory.load()}
 
+    def _locked_row(self) -> AlertRule | SLO:
+        """The row of the URL, locked until the transaction ends (select_for_update): a
+        concurrent write or delete of it waits, and one that came first makes this a 404."""
+        queryset = self.get_queryset().select_for_update()
+        return get_object_or_404(queryset, pk=self.kwargs[self.lookup_url_kwarg])
+
     def _written(self, row: Model, publication: RulePublication, code: int) -> Response:
-        row.refresh_from_db()
+        # As stored (the database's own rounding); a concurrent delete since the commit
+        # leaves the row as this request wrote it, which is what the client asked about.
+        with contextlib.suppress(ObjectDoesNotExist):
+            row.refresh_from_db()
         data = self.get_serializer(row).data
         data["publication"] = PublicationSerializer(publication).data
         return Response(data, status=code)
 
-    def _save(self, serializer: serializers.BaseSerializer) -> Response:
-        serializer.is_valid(raise_exception=True)
-        before = audit.stored_values(serializer.instance) if serializer.instance else {}
+    def _save(self, *, stored: bool, partial: bool = False) -> Response:
+        # One transaction from reading the stored row to the audit entry: validation sees
+        # the row that is written over, and the audit the values it had.
         with transaction.atomic():
-            row = serializer.save()
+            instance = self._locked_row() if stored else None
+            serializer = cast(
+                _LiveRowSerializer,
+                self.get_serializer(instance, data=self.request.data, partial=partial),
+            )
+            serializer.is_valid(raise_exception=True)
+            before = audit.stored_values(instance) if instance else {}
+            try:
+                with transaction.atomic():
+                    row = serializer.save()
+            except IntegrityError:
+                # A concurrent write took the name after it was checked: the check again,
+                # now seeing that write, gives the same 400 as if it had come first.
+                candidate = serializer.candidate(serializer.validated_data)
+                if errors := serializer.field_errors(candidate):
+                    raise _field_errors(errors) from None
+                raise
             entry = audit.record_saved(actor=_actor(self.request), row=row, before=before)
-        created = not before
         reason = f"{entry.action} {entry.target_label}" if entry else f"saved {row}"
-        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        code = status.HTTP_200_OK if stored else status.HTTP_201_CREATED
         return self._written(row, _publish(self.request, reason), code)
 
 
@@ -257,24 +288,22 @@ class _RowListApi(_RowApi):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def post(self, request: Request) -> Response:
-        return self._save(self.get_serializer(data=request.data))
+        return self._save(stored=False)
 
 
 class _RowDetailApi(_RowApi):
-    lookup_url_kwarg = "row_id"
-
     def get(self, request: Request, row_id: int) -> Response:
         return Response(self.get_serializer(self.get_object()).data)
 
     def put(self, request: Request, row_id: int) -> Response:
-        return self._save(self.get_serializer(self.get_object(), data=request.data))
+        return self._save(stored=True)
 
     def patch(self, request: Request, row_id: int) -> Response:
-        return self._save(self.get_serializer(self.get_object(), data=request.data, partial=True))
+        return self._save(stored=True, partial=True)
 
     def delete(self, request: Request, row_id: int) -> Response:
-        row = self.get_object()
         with transaction.atomic():
+            row = self._locked_row()
             entry = audit.record_deleted(actor=_actor(request), row=row)
             row_id = row.pk
             row.delete()
@@ -286,12 +315,11 @@ class _RowDetailApi(_RowApi):
 class _RowSwitchApi(_RowApi):
     """POST: enable or disable one row (and publish)."""
 
-    lookup_url_kwarg = "row_id"
     enable: bool
 
     def post(self, request: Request, row_id: int) -> Response:
         with transaction.atomic():
-            row = get_object_or_404(self.get_queryset().select_for_update(), pk=row_id)
+            row = self._locked_row()
             before = audit.stored_values(row)
             row.enabled = self.enable
             row.save(update_fields=["enabled", "updated_at"])
@@ -306,8 +334,6 @@ class _RowStateApi(_RowApi):
 
     Prometheus down or not configured is part of the answer (reachable false, and why), as
     the admin shows it: the request itself worked."""
-
-    lookup_url_kwarg = "row_id"
 
     def get(self, request: Request, row_id: int) -> Response:
         row = self.get_object()
@@ -473,7 +499,6 @@ class SLOBudgetApi(_RowApi):
 
     model = SLO
     serializer_class = SLOSerializer
-    lookup_url_kwarg = "row_id"
 
     @extend_schema(
         summary="An SLO's error budget (Pyrra-style), from Prometheus",
