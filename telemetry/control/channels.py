@@ -201,14 +201,28 @@ _stopping = threading.Event()
 atexit.register(_stopping.set)
 
 
+# Held by the poller for each poll, the setting read under it: see wait_for_poll_under_way().
+_polling = threading.Lock()
+
+
+def wait_for_poll_under_way() -> None:
+    """Return once this process's poller is between polls. With TELEMETRY_CONTROL_ENABLED
+    set off before the call, no poll runs after it: a test that steps the channels by hand
+    then owns them (a poll already under way would overwrite the snapshot it just set, with
+    what its own database connection saw)."""
+    with _polling:
+        pass
+
+
 def _poll_forever() -> None:
     interval = float(getattr(settings, "TELEMETRY_CONTROL_POLL_SECONDS", 1.0))
     while not _stopping.is_set():
         started = time.monotonic()
-        # Read each time, so a test (or an operator's settings override) can pause it.
-        if getattr(settings, "TELEMETRY_CONTROL_ENABLED", True):
-            # The poller's own Redis and database reads are housekeeping, not traffic:
-            # traced, they were most of an idle process's spans (4 root spans a second).
-            with suppress_instrumentation():
-                poll_once()
+        with _polling:
+            # Read each time, so a test (or an operator's settings override) can pause it.
+            if getattr(settings, "TELEMETRY_CONTROL_ENABLED", True):
+                # The poller's own Redis and database reads are housekeeping, not traffic:
+                # traced, they were most of an idle process's spans (4 root spans a second).
+                with suppress_instrumentation():
+                    poll_once()
         _stopping.wait(max(0.05, interval - (time.monotonic() - started)))

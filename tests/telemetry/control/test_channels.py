@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import uuid
 
 import pytest
@@ -105,4 +107,41 @@ def test_announcing_a_change_with_the_store_down_does_not_raise(caplog):
         assert channel._snapshot == ("fresh",)  # the writing process has it at once
         assert any("unreachable" in r.getMessage() for r in caplog.records)
     finally:
+        control.reset_for_tests(None)
+
+
+def test_pausing_waits_for_a_poll_under_way_and_none_runs_after(settings, tmp_path):
+    # A test that steps the channels by hand pauses the poller this way; a poll left under
+    # way would overwrite the snapshot the test just set with what it loaded before.
+    name = f"test-{uuid.uuid4().hex}"
+    loading, release = threading.Event(), threading.Event()
+    loads: list[float] = []
+
+    def load():
+        loads.append(time.monotonic())
+        loading.set()
+        assert release.wait(10)
+        return ("loaded",)
+
+    channel = control.register_channel(Channel(name, load, empty=()))
+    control.reset_for_tests(FileVersionStore(tmp_path))
+    try:
+        settings.TELEMETRY_CONTROL_ENABLED = True
+        control.ensure_poller()
+        assert loading.wait(10), "the poller did not poll"
+        settings.TELEMETRY_CONTROL_ENABLED = False
+        paused = threading.Thread(target=control.wait_for_poll_under_way)
+        paused.start()
+        paused.join(0.5)
+        assert paused.is_alive(), "returned while the poll was still loading"
+        release.set()
+        paused.join(10)
+        assert not paused.is_alive() and channel._snapshot == ("loaded",)
+        polls = len(loads)
+        channel.reset(())  # a poll now would load it again
+        time.sleep(1.5)  # more than a poll interval (TELEMETRY_CONTROL_POLL_SECONDS, 1 s)
+        assert len(loads) == polls and channel._snapshot == ()
+    finally:
+        release.set()
+        control._channels.pop(name, None)
         control.reset_for_tests(None)

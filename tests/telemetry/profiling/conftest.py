@@ -28,6 +28,7 @@ def profiling_state(settings, tmp_path):
     # The poller thread (started by the middleware) must not poll while a test steps the
     # agent by hand; tests call control.poll_once() / profiling_agent.tick() themselves.
     settings.TELEMETRY_CONTROL_ENABLED = False
+    control.wait_for_poll_under_way()
     control.reset_for_tests(FileVersionStore(tmp_path / "control"))
     forget_process_state()
     yield
