@@ -24,6 +24,7 @@ PROCESS_STARTERS = {
             "start_process",
             "manage",
             "prepared_stack",
+            "migrated_template",
             "Stack",
             "create_superuser",
             "api_token",
