@@ -244,7 +244,9 @@ class _RowApi(GenericAPIView):
         """The row of the URL, locked until the transaction ends (select_for_update): a
         concurrent write or delete of it waits, and one that came first makes this a 404."""
         queryset = self.get_queryset().select_for_update()
-        return get_object_or_404(queryset, pk=self.kwargs[self.lookup_url_kwarg])
+        row = get_object_or_404(queryset, pk=self.kwargs[self.lookup_url_kwarg])
+        self.check_object_permissions(self.request, row)  # as get_object() does
+        return row
 
     def _written(self, row: Model, publication: RulePublication, code: int) -> Response:
         # As stored (the database's own rounding); a concurrent delete since the commit
