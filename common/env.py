@@ -6,7 +6,11 @@ surfacing later as a confusing runtime error.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import tempfile
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -76,3 +80,21 @@ def envsecret(name: str) -> str | None:
         except OSError as exc:
             raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from None
     return None
+
+
+def kept_random_secret(path: Path) -> str:
+    """The secret stored at `path`, made (random, mode 0600) by the first process to ask.
+
+    Processes that start together on a fresh directory (gunicorn's workers, `make run`'s
+    servers) all read the same one, and never a file still being written: each writes its own
+    candidate and links it into place, which fails if another process's was linked first."""
+    if not path.exists():
+        fd, candidate = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(50))
+            with contextlib.suppress(FileExistsError):
+                os.link(candidate, path)
+        finally:
+            os.unlink(candidate)
+    return path.read_text().strip()

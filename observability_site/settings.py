@@ -6,14 +6,21 @@ Every variable is listed in the README.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from common.env import envbool, envfloat, envint, envlist, envsecret, envstr
+from common.env import (
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envsecret,
+    envstr,
+    kept_random_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(envstr("DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -33,11 +40,7 @@ def _secret_key() -> str:
         return configured
     if DEPLOYMENT_ENVIRONMENT == "production":
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
-    key_file = DATA_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.touch(mode=0o600)
-        key_file.write_text(secrets.token_urlsafe(50))
-    return key_file.read_text().strip()
+    return kept_random_secret(DATA_DIR / "secret_key")
 
 
 SECRET_KEY = _secret_key()

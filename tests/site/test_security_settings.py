@@ -3,13 +3,17 @@ production settings that pass `manage.py check --deploy`."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
+from common.env import kept_random_secret
 from tests.paths import REPO_ROOT
 
 
@@ -107,3 +111,31 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     done = _manage(env, "check")
     assert done.returncode != 0
     assert "DJANGO_SECRET_KEY must be set in production" in done.stderr
+
+
+def _read_key_at(path: str, start: float, results) -> None:
+    while time.monotonic() < start:  # all of them at once
+        pass
+    results.put(kept_random_secret(Path(path)))
+
+
+def test_processes_starting_together_on_a_fresh_directory_share_one_secret_key(tmp_path):
+    # gunicorn's workers read settings at the same moment on a fresh DATA_DIR: one of them
+    # used to read the key file its neighbour had created but not yet written (an empty
+    # SECRET_KEY, every request of that worker a 500).
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    for attempt in range(5):
+        path = tmp_path / f"secret_key_{attempt}"
+        start = time.monotonic() + 0.5
+        readers = [
+            context.Process(target=_read_key_at, args=(str(path), start, results)) for _ in range(8)
+        ]
+        for reader in readers:
+            reader.start()
+        keys = {results.get(timeout=30) for _ in readers}
+        for reader in readers:
+            reader.join(10)
+        assert len(keys) == 1 and len(keys.pop()) >= 50
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
