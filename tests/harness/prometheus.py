@@ -144,6 +144,10 @@ def start_prometheus(
                 f"--web.listen-address=127.0.0.1:{port}",
                 "--web.enable-lifecycle",
                 f"--web.external-url=http://127.0.0.1:{port}",
+                # A firing alert Prometheus could not hand to Alertmanager (its set of
+                # Alertmanagers is rebuilt on every reload, and a rule publish reloads) is
+                # sent again after this delay, 1m by default: scaled down like the intervals.
+                "--rules.alert.resend-delay=2s",
                 *flags,
             ],
             stack.env,

@@ -42,7 +42,11 @@ def test_the_store_in_the_service_database_serves_the_console(tmp_path, monkeypa
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
                 page = console.get(f"/admin/telemetry/console/traces/{trace_id}/").text
-                if "run/processing.complete_job" in page and "job succeeded" in page:
+                # Each process exports in its own batches: the web's may come after the worker's.
+                if all(
+                    text in page
+                    for text in ("run/processing.complete_job", "job succeeded", 'data-role="web"')
+                ):
                     break
                 time.sleep(0.5)
             assert "run/processing.complete_job" in page, stack.logs()
@@ -51,8 +55,16 @@ def test_the_store_in_the_service_database_serves_the_console(tmp_path, monkeypa
             assert roles == {"web", "worker"}
             listing = console.get("/admin/telemetry/console/traces/", params={"role": "worker"})
             assert listing.status_code == 200 and trace_id in listing.text
-            logs = console.get("/admin/telemetry/console/logs/", params={"trace_id": trace_id})
-            assert "job queued" in logs.text and "processing data" in logs.text
+            # Log records are batched apart from spans: they may come a batch later.
+            logs = ""
+            while time.monotonic() < deadline + 30:
+                logs = console.get(
+                    "/admin/telemetry/console/logs/", params={"trace_id": trace_id}
+                ).text
+                if "job queued" in logs and "processing data" in logs:
+                    break
+                time.sleep(0.5)
+            assert "job queued" in logs and "processing data" in logs, stack.logs()
         except BaseException:
             print(stack.logs())
             raise
