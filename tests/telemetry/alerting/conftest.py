@@ -30,6 +30,15 @@ def prometheus(tmp_path_factory) -> Iterator[RunningPrometheus]:
 
 
 @pytest.fixture
+def rules_file(settings, tmp_path) -> Path:
+    """The service publishing into a rules file of the test's own, with no Prometheus."""
+    path = tmp_path / "live" / "observability-site.rules.yml"
+    settings.PROMETHEUS_RULES_FILE = str(path)
+    settings.PROMETHEUS_URL = ""
+    return path
+
+
+@pytest.fixture
 def live_prometheus(settings, prometheus: RunningPrometheus) -> RunningPrometheus:
     """The service publishing into the running Prometheus, starting from no rules file."""
     prometheus.rules_file.unlink(missing_ok=True)

@@ -29,14 +29,6 @@ NEW_RULE = {
 }
 
 
-@pytest.fixture
-def rules_file(settings, tmp_path):
-    path = tmp_path / "live" / "observability-site.rules.yml"
-    settings.PROMETHEUS_RULES_FILE = str(path)
-    settings.PROMETHEUS_URL = ""
-    return path
-
-
 def alerts_in(path) -> set[str]:
     groups = yaml.safe_load(path.read_text())["groups"]
     return {rule["alert"] for group in groups for rule in group["rules"] if "alert" in rule}

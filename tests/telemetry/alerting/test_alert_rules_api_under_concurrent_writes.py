@@ -29,12 +29,6 @@ NEW_SLO = {
 }
 
 
-@pytest.fixture
-def rules_file(settings, tmp_path):
-    settings.PROMETHEUS_RULES_FILE = str(tmp_path / "live" / "observability-site.rules.yml")
-    settings.PROMETHEUS_URL = ""
-
-
 def test_a_row_deleted_after_the_write_committed_is_answered_as_written(
     staff_client, rules_file, monkeypatch
 ):

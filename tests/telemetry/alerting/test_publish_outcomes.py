@@ -27,14 +27,6 @@ def publish():
     return live.publish_rules(actor=ACTOR, reason="test")
 
 
-@pytest.fixture
-def rules_file(settings, tmp_path):
-    path = tmp_path / "live" / "observability-site.rules.yml"
-    settings.PROMETHEUS_RULES_FILE = str(path)
-    settings.PROMETHEUS_URL = ""
-    return path
-
-
 def test_it_is_not_published_when_no_rules_file_is_configured(settings):
     settings.PROMETHEUS_RULES_FILE = ""
     publication = publish()
