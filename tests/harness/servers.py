@@ -252,8 +252,7 @@ def prepared_stack(tmp_dir: Path) -> Iterator[Stack]:
     if template.database:
         created_db = f"obs_e2e_{uuid.uuid4().hex[:10]}"
         _copy_postgres_database(database_url, template.database, created_db)
-        parts = urlsplit(database_url)
-        env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{created_db}"))
+        env["DATABASE_URL"] = _on_database(database_url, created_db)
     stack = Stack(env=env, log_dir=tmp_dir)
     try:
         yield stack
@@ -293,8 +292,7 @@ def migrated_template(env: dict[str, str]) -> MigratedTemplate:
             atexit.register(
                 _postgres_admin, database_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'
             )
-            parts = urlsplit(database_url)
-            migrate_env["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
+            migrate_env["DATABASE_URL"] = _on_database(database_url, database)
         # The local telemetry store's own SQLite file (DATA_DIR/telemetry.sqlite3), when it
         # has one; first, so that the next command's telemetry finds its tables.
         if not env.get("TELEMETRY_LOCAL_STORE_DATABASE"):
@@ -305,12 +303,15 @@ def migrated_template(env: dict[str, str]) -> MigratedTemplate:
     return _templates[key]
 
 
+def _on_database(database_url: str, name: str) -> str:
+    """The same server and credentials, database `name`."""
+    return urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+
 def _postgres_admin(database_url: str, statement: str) -> None:
     import psycopg
 
-    parts = urlsplit(database_url)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with psycopg.connect(_on_database(database_url, "postgres"), autocommit=True) as conn:
         conn.execute(statement)
 
 
