@@ -45,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import instructions  # noqa: E402
 from tests.harness.servers import prepared_stack  # noqa: E402
 
 PATH = "/api/downstream/enrich"
@@ -72,13 +73,6 @@ def rotated(names: list[str], index: int) -> list[str]:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
-
-
-def parse_refs(stderr: str) -> int:
-    found = re.findall(r"^==\d+==\s+I\s+refs:\s+([\d,]+)\s*$", stderr, re.M)
-    if not found:
-        raise ValueError(f"no cachegrind 'I refs' line in:\n{stderr[-2000:]}")
-    return int(found[-1].replace(",", ""))
 
 
 def parse_result(stdout: str) -> dict:
@@ -209,17 +203,11 @@ def child_instructions(args: argparse.Namespace) -> None:
 def run_child(env, *extra: str, valgrind: bool = False) -> tuple[dict, int | None]:
     command = [sys.executable, str(Path(__file__).resolve()), *extra]
     if valgrind:
-        command = [
-            "valgrind",
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            *command,
-        ]
+        command = instructions.counted(command)
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"child {extra} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return parse_result(done.stdout), parse_refs(done.stderr) if valgrind else None
+    return parse_result(done.stdout), instructions.refs(done.stderr) if valgrind else None
 
 
 def child_env(stack_env: dict[str, str]) -> dict[str, str]:

@@ -326,6 +326,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " through the WSGI app in one thread, CPU time per request (least over rounds)",
     )
     parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="with --in-process: instructions per request counted by valgrind's cachegrind"
+        " (every thread), which the rest of the machine does not disturb; slow (minutes per"
+        " mode and endpoint)",
+    )
+    parser.add_argument(
         "--memory-seconds",
         type=int,
         default=0,
@@ -348,9 +355,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-flush", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stock-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--jobs-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.baseline_tree and not (args.baseline_tree / "observability_site").is_dir():
         parser.error(f"--baseline-tree {args.baseline_tree} is not a checkout of the service")
+    if args.instructions and not args.in_process:
+        parser.error("--instructions counts the --in-process runs: add --in-process")
     if args.worker and args.in_process:
         parser.error("--worker and --in-process measure different things: choose one")
     if args.worker and not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
@@ -366,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         overhead_in_process.child(
-            args.child, args.endpoints, flush=not args.no_flush, stock=args.stock_child
+            args.child,
+            args.endpoints,
+            flush=not args.no_flush,
+            stock=args.stock_child,
+            requests=args.requests,
         )
         return 0
     if args.jobs_child:
@@ -383,7 +397,9 @@ def main(argv: list[str] | None = None) -> int:
             figures = overhead_worker.measure(args, stack, modes, endpoints)
         else:
             figures = web_main(args, stack, modes, endpoints, Path(tmp_name))
-    internal = {"output", "downstream", "child", "no_flush", "stock_child", "jobs_child"}
+    internal = {
+        *("output", "downstream", "child", "no_flush", "stock_child", "jobs_child", "requests")
+    }
     payload = {
         "settings": {k: v for k, v in vars(args).items() if k not in internal},
         "modes": {m: mode_environment(m) for m in modes},

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.harness import report, services
+from bench.harness import instructions, report, services
 from bench.harness.rounds import rotated
 from bench.overhead_modes import (
     BASELINE,
@@ -59,9 +59,12 @@ def wsgi_environ(endpoint: str, token: str) -> dict:
     }
 
 
-def child(token: str, endpoints: list[str], *, flush: bool, stock: bool) -> None:
+def child(
+    token: str, endpoints: list[str], *, flush: bool, stock: bool, requests: int | None = None
+) -> None:
     """Run in a fresh process whose environment is the mode's: set telemetry up, load the
-    app, and print the CPU microseconds per request of each endpoint as one result line."""
+    app, and print the CPU microseconds per request of each endpoint as one result line.
+    `requests` replaces each endpoint's count (--instructions runs two counts)."""
     # The service's code comes from the working directory (this tree or --baseline-tree).
     assert "telemetry" not in sys.modules
     sys.path.insert(0, os.getcwd())
@@ -97,32 +100,46 @@ def child(token: str, endpoints: list[str], *, flush: bool, stock: bool) -> None
 
     cpu_us = {}
     for endpoint in endpoints:
-        count = REQUESTS[endpoint]
-        serve(endpoint, count // 5)  # warm up
+        count = REQUESTS[endpoint] if requests is None else requests
+        serve(endpoint, REQUESTS[endpoint] // 5)  # warm up
         if flush_spans:
             flush_spans()
         started = time.process_time()
         serve(endpoint, count)
         if flush_spans:  # the encoding and export of these requests' spans counts too
             flush_spans()
-        cpu_us[endpoint] = (time.process_time() - started) * 1e6 / count
+        cpu_us[endpoint] = (time.process_time() - started) * 1e6 / max(count, 1)
     services.print_result(cpu_us)
 
 
-def run_mode(stack: Stack, mode: str, token: str, args, endpoints: dict[str, str]) -> dict:
-    """One child process for one mode, running the service's code from the mode's tree (this
-    script itself from here): CPU microseconds per request."""
-    command = [str(BIN / "python"), str(SCRIPT), "--child", token, "--endpoints", *args.endpoints]
+def child_command(mode: str, token: str, endpoints: list[str]) -> list[str]:
+    command = [str(BIN / "python"), str(SCRIPT), "--child", token, "--endpoints", *endpoints]
     if "{closed}" in mode_environment(mode).values():
         command.append("--no-flush")
     if is_stock(mode):
         command.append("--stock-child")
+    return command
+
+
+def child_environment(stack: Stack, mode: str, args, endpoints: dict[str, str]) -> dict:
     env = {**stack.env, **filled(mode, endpoints), **UNTHROTTLED}
     # POST /api/process's downstream is a server with telemetry off.
     env["PROCESSING_DOWNSTREAM_URL"] = args.downstream
+    return env
+
+
+def run_mode(stack: Stack, mode: str, token: str, args, endpoints: dict[str, str]) -> dict:
+    """One child process for one mode, running the service's code from the mode's tree (this
+    script itself from here): CPU microseconds per request (with --instructions, cachegrind's
+    instructions per request instead, in the same places)."""
+    if args.instructions:
+        return {
+            endpoint: instructions_per_request(stack, mode, token, args, endpoints, endpoint)
+            for endpoint in args.endpoints
+        }
     result, _ = services.run_child(
-        command,
-        env=env,
+        child_command(mode, token, args.endpoints),
+        env=child_environment(stack, mode, args, endpoints),
         cwd=tree_of(mode, args.baseline_tree),
         what=f"in-process run of {mode}",
         timeout=600,
@@ -130,47 +147,82 @@ def run_mode(stack: Stack, mode: str, token: str, args, endpoints: dict[str, str
     return result
 
 
-def summarize_in_process(results: list[dict], modes: list[str]) -> dict:
-    """Per mode and endpoint: the least CPU per request over rounds (the run least disturbed
-    by the rest of the machine), the median, and off's least over the mode's least."""
+# --instructions: the counts of requests whose difference is measured, and what keeps timers
+# out of it (under valgrind a second is 50 times fewer requests, so a periodic export or poll
+# would weigh 50 times what it weighs served).
+INSTRUCTION_COUNTS = (100, 600)
+_TIMERS_OFF = {
+    "OTEL_METRIC_EXPORT_INTERVAL": "3600000",
+    "TELEMETRY_CONTROL_POLL_SECONDS": "3600",
+    "PYTHONHASHSEED": "0",
+}
+
+
+def instructions_per_request(
+    stack: Stack, mode: str, token: str, args, endpoints: dict[str, str], endpoint: str
+) -> float:
+    """Instructions (cachegrind: every thread, the export threads included) per request of
+    one endpoint: two runs of the child, INSTRUCTION_COUNTS requests each after the same
+    warm-up, and their difference divided by the difference in requests, so start-up cancels
+    out. Instruction counts do not depend on what else the machine runs, where CPU time
+    does."""
+    totals = []
+    for count in INSTRUCTION_COUNTS:
+        command = [*child_command(mode, token, [endpoint]), "--requests", str(count)]
+        _, done = services.run_child(
+            instructions.counted(command),
+            env={**child_environment(stack, mode, args, endpoints), **_TIMERS_OFF},
+            cwd=tree_of(mode, args.baseline_tree),
+            what=f"cachegrind run of {mode}, {endpoint}",
+            timeout=3600,
+        )
+        totals.append(instructions.refs(done.stderr))
+    low, high = INSTRUCTION_COUNTS
+    return (totals[1] - totals[0]) / (high - low)
+
+
+def summarize_in_process(results: list[dict], modes: list[str], key: str = "cpu_us") -> dict:
+    """Per mode and endpoint: the least cost per request over rounds (the run least disturbed
+    by the rest of the machine), the median, and off's least over the mode's least. `key`:
+    "cpu_us", or "instructions" with --instructions."""
     summary: dict[str, dict[str, dict[str, float]]] = {}
     for mode in modes:
         summary[mode] = {}
         for endpoint in REQUESTS:
-            values = [
-                r["cpu_us"] for r in results if r["mode"] == mode and r["endpoint"] == endpoint
-            ]
-            base = [
-                r["cpu_us"] for r in results if r["mode"] == BASELINE and r["endpoint"] == endpoint
-            ]
+            values = [r[key] for r in results if r["mode"] == mode and r["endpoint"] == endpoint]
+            base = [r[key] for r in results if r["mode"] == BASELINE and r["endpoint"] == endpoint]
             if values and base:
                 summary[mode][endpoint] = {
-                    "cpu_us_min": min(values),
-                    "cpu_us_median": statistics.median(values),
+                    f"{key}_min": min(values),
+                    f"{key}_median": statistics.median(values),
                     "cpu_ratio": min(base) / min(values),
                 }
     return summary
 
 
-COLUMNS = (
-    report.figure("CPU us/req min", "cpu_us_min", ".1f"),
-    report.figure("median", "cpu_us_median", ".1f"),
-    report.figure("off/mode", "cpu_ratio", ".3f"),
-)
+def columns(key: str) -> tuple[report.Column, ...]:
+    header = "CPU us/req min" if key == "cpu_us" else "instructions/req min"
+    spec = ".1f" if key == "cpu_us" else ",.0f"
+    return (
+        report.figure(header, f"{key}_min", spec),
+        report.figure("median", f"{key}_median", spec),
+        report.figure("off/mode", "cpu_ratio", ".3f"),
+    )
 
 
 def measure(args, stack: Stack, modes: list[str], token: str, endpoints: dict) -> dict:
     """The rounds and their table; the figures for the JSON results."""
+    key = "instructions" if args.instructions else "cpu_us"
     results = []
     for round_index in range(args.rounds):
         for mode in rotated(modes, round_index):
-            cpu_us = run_mode(stack, mode, token, args, endpoints)
-            print(f"round {round_index + 1} {mode}: {cpu_us}", flush=True)
+            figures = run_mode(stack, mode, token, args, endpoints)
+            print(f"round {round_index + 1} {mode}: {figures}", flush=True)
             results.extend(
-                {"round": round_index + 1, "mode": mode, "endpoint": e, "cpu_us": v}
-                for e, v in cpu_us.items()
+                {"round": round_index + 1, "mode": mode, "endpoint": e, key: v}
+                for e, v in figures.items()
             )
     stack.stop()
-    summary = summarize_in_process(results, modes)
-    report.print_summary(summary, COLUMNS, group="endpoint")
+    summary = summarize_in_process(results, modes, key)
+    report.print_summary(summary, columns(key), group="endpoint")
     return {"in_process": True, "summary": summary, "runs": results}

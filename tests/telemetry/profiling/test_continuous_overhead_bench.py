@@ -6,15 +6,17 @@ from __future__ import annotations
 import pytest
 
 from bench import continuous_profiler_overhead as bench
+from bench.harness import instructions
 from tests.paths import REPO_ROOT as ROOT
 
 _PATH = ROOT / "bench" / "continuous_profiler_overhead.py"
 
 
 def test_it_reads_cachegrinds_summary_and_its_childs_result():
-    assert bench.parse_refs("==7== Command: x\n==7== I   refs:      1,234,567\n") == 1_234_567
+    refs = "==7== Command: x\n==7== I   refs:      1,234,567\n"
+    assert instructions.refs(refs) == 1_234_567
     with pytest.raises(ValueError):
-        bench.parse_refs("==7== error\n")
+        instructions.refs("==7== error\n")
     line = bench.RESULT + '{"cpu_ms": 0.5}'
     assert bench.parse_result(f'{{"level": "INFO"}}\n{line}\n') == {"cpu_ms": 0.5}
 
