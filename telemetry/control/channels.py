@@ -51,7 +51,7 @@ class Channel(Generic[T]):
 
     def snapshot(self) -> T:
         """The current snapshot, from memory; starts this process's poller if needed."""
-        if _poller_pid != os.getpid():
+        if not _poller_started:
             ensure_poller()
         return self._snapshot
 
@@ -94,6 +94,17 @@ _periodic: list[Callable[[], None]] = []
 _store_instance: VersionStore | None = None
 _poller_pid: int | None = None
 _poller_lock = threading.Lock()
+# Whether this process's poller runs: read on every snapshot (several per request), where
+# asking os.getpid() each time is a system call; a forked child starts over (below).
+_poller_started = False
+
+
+def _forget_the_parents_poller() -> None:
+    global _poller_started
+    _poller_started = False
+
+
+os.register_at_fork(after_in_child=_forget_the_parents_poller)
 
 
 def register_channel(channel: Channel[T]) -> Channel[T]:
@@ -123,8 +134,9 @@ def reset_for_tests(store: VersionStore | None = None) -> None:
 
 def ensure_poller() -> None:
     """Start this process's poller thread unless it runs already (safe after fork)."""
-    global _poller_pid
+    global _poller_pid, _poller_started
     if _poller_pid == os.getpid() or not getattr(settings, "TELEMETRY_CONTROL_ENABLED", True):
+        _poller_started = _poller_pid == os.getpid()
         return
     with _poller_lock:
         if _poller_pid == os.getpid():
@@ -132,6 +144,7 @@ def ensure_poller() -> None:
         _poller_pid = os.getpid()
         thread = threading.Thread(target=_poll_forever, name="telemetry-control", daemon=True)
         thread.start()
+        _poller_started = True
 
 
 def poll_once() -> None:

@@ -13,7 +13,7 @@ from timeit import default_timer
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
-from opentelemetry.context import attach, detach
+from opentelemetry.context import Context, attach, detach
 from opentelemetry.instrumentation._semconv import (
     _server_active_requests_count_attrs_new,
     _server_duration_attrs_new,
@@ -26,7 +26,11 @@ from opentelemetry.instrumentation.django.middleware.otel_middleware import (
     _DjangoMiddleware,
     _is_asgi_request,
 )
-from opentelemetry.instrumentation.propagators import get_global_response_propagator
+from opentelemetry.instrumentation.propagators import (
+    _HTTP_HEADER_ACCESS_CONTROL_EXPOSE_HEADERS,
+    TraceResponsePropagator,
+    get_global_response_propagator,
+)
 from opentelemetry.instrumentation.utils import (
     _start_internal_or_server_span,
     extract_attributes_from_object,
@@ -44,6 +48,7 @@ from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import (
     INVALID_SPAN,
+    INVALID_SPAN_CONTEXT,
     NonRecordingSpan,
     Span,
     SpanContext,
@@ -75,6 +80,9 @@ _IN_FLIGHT_KEYS = frozenset(_server_active_requests_count_attrs_new)
 # The trace flags the SDK gives a span its sampler drops (with a random trace id, or not).
 _UNSAMPLED = TraceFlags(TraceFlags.DEFAULT)
 _UNSAMPLED_RANDOM_ID = TraceFlags(TraceFlags.DEFAULT | TraceFlags.RANDOM_TRACE_ID)
+# The headers TraceResponsePropagator.inject writes (telemetry.upstream lists both).
+_TRACERESPONSE = "traceresponse"
+_EXPOSE_HEADERS = _HTTP_HEADER_ACCESS_CONTROL_EXPOSE_HEADERS
 
 
 def _names_spans_by_route() -> bool:
@@ -171,14 +179,14 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         )
         if _names_spans_by_route():
             name = self._get_span_name(request)
-        span, parent_token = self._start_span(name, meta, start_attributes)
+        span, parent_context, parent_token = self._start_span(name, meta, start_attributes)
         if span.is_recording():
             self._add_request_attributes(span, request)
         # The duration metric's attributes: the hooks add the route, the response its status.
         attributes = dict(duration_attributes)
         meta[self._environ_duration_attr_key] = attributes
         self._active_request_counter.add(1, in_flight)
-        token = attach(set_span_in_context(span))
+        token = attach(set_span_in_context(span, parent_context))
         try:
             if _DjangoMiddleware._otel_request_hook:
                 self._call_hook(_DjangoMiddleware._otel_request_hook, span, request)
@@ -200,16 +208,20 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             if parent_token is not None:
                 detach(parent_token)
 
-    def _start_span(self, name: str, meta: dict, attributes: dict) -> tuple[Span, object]:
-        """The request's span and the token of the context it attached (or None).
+    def _start_span(
+        self, name: str, meta: dict, attributes: dict
+    ) -> tuple[Span, Context | None, object]:
+        """The request's span, the context to make it current in (None: the current one) and
+        the token of a context the instrumentation's way attached (or None).
 
         A server span is decided before the SDK is involved: the propagated context, the
         trace id (the parent's, or a new one), the sampler's decision, exactly as the SDK's
         Tracer.start_span would make it. A request that will not be recorded gets a
         non-recording span with that trace id (propagation and log correlation still work)
         and none of the SDK's span machinery; a kept one is started by the SDK on the same
-        trace id (DecidedTraceIds). Inside a current span, or with a tracer that is not the
-        SDK's with our ids, it goes the instrumentation's way."""
+        trace id (DecidedTraceIds). The propagated context is not attached on its own: the
+        span is made current in it, in one step. Inside a current span, or with a tracer
+        that is not the SDK's with our ids, it goes the instrumentation's way."""
         tracer = self._tracer
         ids = getattr(tracer, "id_generator", None)
         if (
@@ -217,7 +229,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             or get_current_span() is not INVALID_SPAN
             or not tracer._is_enabled()
         ):
-            return _start_internal_or_server_span(
+            span, token = _start_internal_or_server_span(
                 tracer=tracer,
                 span_name=name,
                 start_time=meta.get(_START_TIME_KEY),
@@ -225,8 +237,8 @@ class ServerSpanMiddleware(_DjangoMiddleware):
                 context_getter=wsgi_getter,
                 attributes=attributes,
             )
+            return span, None, token
         parent_context = extract(meta, getter=wsgi_getter)
-        token = attach(parent_context)
         parent = get_current_span(parent_context).get_span_context()
         root = not parent.is_valid
         trace_id = ids.generate_trace_id() if root else parent.trace_id
@@ -246,7 +258,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
                 )
             finally:
                 ids.name_next(0)
-            return span, token
+            return span, parent_context, None
         random_id = ids.is_trace_id_random() if root else parent.trace_flags.random_trace_id
         context = SpanContext(
             trace_id,
@@ -255,7 +267,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             trace_flags=_UNSAMPLED_RANDOM_ID if random_id else _UNSAMPLED,
             trace_state=decided.trace_state,
         )
-        return NonRecordingSpan(context), token
+        return NonRecordingSpan(context), parent_context, None
 
     async def _serve_async(self, request: HttpRequest) -> HttpResponse:
         """An ASGI request, as the instrumentation serves it (its process_request and
@@ -303,7 +315,9 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             if http_status_to_status_code(status, server_span=True) is StatusCode.ERROR:
                 attributes[ERROR_TYPE] = str(status)
         propagator = get_global_response_propagator()
-        if propagator:
+        if propagator.__class__ is TraceResponsePropagator:
+            _set_traceresponse(response, span.get_span_context())
+        elif propagator:
             propagator.inject(response)
 
     @staticmethod
@@ -353,6 +367,18 @@ def _set_plain_attributes(span: Span, attributes: dict) -> None:
         if key in items:  # as BoundedAttributes does: a value set again moves to the end
             del items[key]
         items[key] = value
+
+
+def _set_traceresponse(response: HttpResponse, context: SpanContext) -> None:
+    """What TraceResponsePropagator.inject(response) writes for the current span (this
+    request's), with the headers it appends to, without its lookups and setter calls."""
+    if context == INVALID_SPAN_CONTEXT:
+        return
+    headers = response.headers
+    value = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    for name, added in ((_TRACERESPONSE, value), (_EXPOSE_HEADERS, _TRACERESPONSE)):
+        old = headers.get(name)
+        headers[name] = f"{old}, {added}" if old else added
 
 
 def _mark_failed(span: Span, exception: BaseException) -> None:

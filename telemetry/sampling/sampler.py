@@ -63,6 +63,10 @@ class PolicySampler(Sampler):
     ) -> None:
         # The sampler OTEL_TRACES_SAMPLER / _ARG name, used while no policy row exists.
         self._env_sampler = env_sampler or sampler_from_env()
+        # Its root decision as a bound on the trace id, when it is the SDK's parent-based
+        # sampler of a ratio (or always on / off): a root span, most requests, is decided
+        # here without the two sampler calls and their lookups of the parent.
+        self._env_root_bound = _env_root_bound() if env_sampler is None else None
         # Where the policy comes from: this process's snapshot (tests may pass their own).
         self._policy = policy
 
@@ -102,6 +106,9 @@ class PolicySampler(Sampler):
         return root.kept if (trace_id & TRACE_ID_MASK) < root.bound else _DROP
 
     def _from_env(self, parent, parent_context, trace_id, name, kind, attributes, links):
+        bound = self._env_root_bound
+        if bound is not None and not parent.is_valid:
+            return _KEEP_ENV_ROOT if (trace_id & TRACE_ID_MASK) < bound else _DROP
         result = self._env_sampler.should_sample(
             parent_context, trace_id, name, kind, attributes, links
         )
@@ -172,6 +179,16 @@ def ratio_named_by_env() -> tuple[float | None, str]:
             return ratio, f"{described}, OTEL_TRACES_SAMPLER_ARG={raw}"
         return 1.0, f"{described} (OTEL_TRACES_SAMPLER_ARG={raw} is outside 0..1: 1.0)"
     return None, described
+
+
+def _env_root_bound() -> int | None:
+    """The trace-id bound below which OTEL_TRACES_SAMPLER keeps a root span, as the SDK's
+    TraceIdRatioBased computes it, for the parent-based samplers; None for the others."""
+    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").lower()
+    if not name.startswith("parentbased_"):
+        return None
+    ratio, _ = ratio_named_by_env()
+    return None if ratio is None else TraceIdRatioBased.get_bound_for_rate(ratio)
 
 
 def build_sampler() -> Sampler:

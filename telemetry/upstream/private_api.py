@@ -35,6 +35,7 @@ EXPORT_SWITCHES = "telemetry/sampling/export_switches.py"
 STORE_ROWS = "telemetry/explorer/rows.py"
 STORE_WRITER = "telemetry/explorer/writer.py"
 SETTINGS = "observability_site/settings.py"
+INBOUND_CONTEXT = "telemetry/pipeline/inbound_context.py"
 OTLP_TLS = "telemetry/pipeline/otlp_tls.py"
 
 # The fallbacks of the fast paths: with any of their symbols gone, the process runs on these.
@@ -148,6 +149,30 @@ _SERVER_SPAN_MIDDLEWARE = (
         fallback=STOCK_MIDDLEWARE,
         kind=CONSTANT,
         constant="opentelemetry-instrumentor-django.starttime_key",
+    ),
+    PrivateSymbol(
+        module="opentelemetry.instrumentation.propagators",
+        name="_HTTP_HEADER_ACCESS_CONTROL_EXPOSE_HEADERS",
+        distribution=_INSTRUMENTATION,
+        used_by=(SERVER_SPAN,),
+        why="ServerSpanMiddleware writes the traceresponse header itself (without the "
+        "propagator's lookups and setter calls), and with it the CORS header that "
+        "TraceResponsePropagator.inject appends the header's name to",
+        recheck="inject still writes these two headers, appending to existing values, with "
+        "the value 00-<trace id>-<span id>-<flags> (tests/telemetry/pipeline/"
+        "test_trace_response.py and the side-by-side test compare them)",
+        fallback=STOCK_MIDDLEWARE,
+    ),
+    PrivateSymbol(
+        module="opentelemetry.instrumentation.propagators",
+        name="TraceResponsePropagator.inject",
+        distribution=_INSTRUMENTATION,
+        used_by=(SERVER_SPAN,),
+        why="the name of the header inject writes, repeated by ServerSpanMiddleware",
+        recheck="inject still names its header traceresponse",
+        fallback=STOCK_MIDDLEWARE,
+        kind=CONSTANT,
+        constant="traceresponse",
     ),
     _django_middleware_attribute("_tracer", "the tracer DjangoInstrumentor made"),
     _django_middleware_attribute(
@@ -529,6 +554,20 @@ _OUTSIDE_THE_FAST_PATHS = (
         "exporter._preferred_aggregation",
         fallback="the reader's default aggregation: a preference for exponential histograms "
         "(OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION) would be lost",
+        kind=INSTANCE,
+    ),
+    PrivateSymbol(
+        module="opentelemetry.propagators.composite",
+        name="CompositePropagator._propagators",
+        distribution="opentelemetry-api",
+        used_by=(INBOUND_CONTEXT,),
+        why="the propagators OTEL_PROPAGATORS composed: when they are the W3C ones, a carrier "
+        "without traceparent and baggage has nothing to extract, and the inbound filter "
+        "answers without running them (no public API lists a composite's members)",
+        recheck="CompositePropagator.__init__ still keeps its members there, and "
+        "TraceContextTextMapPropagator and W3CBaggagePropagator still return the given "
+        "context when their first header is missing or empty",
+        fallback="every extraction runs the propagators and the filter",
         kind=INSTANCE,
     ),
     PrivateSymbol(

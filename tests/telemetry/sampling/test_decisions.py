@@ -5,11 +5,13 @@ policy row. Kept spans say which rule kept them."""
 
 from __future__ import annotations
 
+import pytest
 from opentelemetry import context, propagate
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import SpanKind
 
 from telemetry.sampling.policy import ENV_POLICY, FORCED_BY_HEADER
-from telemetry.sampling.sampler import forced_reason
+from telemetry.sampling.sampler import PolicySampler, forced_reason, sampler_from_env
 from tests.telemetry.sampling.support import memory_tracer, snapshot
 
 USERS_ROUTE = "GET api/users/<int:user_id>"  # the name the Django instrumentation starts with
@@ -138,3 +140,39 @@ def test_with_no_policy_row_otel_traces_sampler_decides(monkeypatch):
     assert 0.21 <= fraction <= 0.29, fraction
     span = exporter.get_finished_spans()[0]
     assert span.attributes["sampling.rule"] == "OTEL_TRACES_SAMPLER"
+
+
+@pytest.mark.parametrize(
+    ("sampler", "argument"),
+    [
+        ("parentbased_traceidratio", "0.25"),
+        ("parentbased_traceidratio", "0.01"),
+        ("parentbased_traceidratio", "not a number"),
+        ("parentbased_always_on", ""),
+        ("PARENTBASED_ALWAYS_OFF", ""),
+        ("traceidratio", "0.5"),
+    ],
+)
+def test_a_root_decided_from_otel_traces_sampler_is_the_sdk_samplers_decision(
+    monkeypatch, sampler, argument
+):
+    """PolicySampler decides a root span by OTEL_TRACES_SAMPLER without calling the SDK's
+    sampler (a bound on the trace id): on the same trace ids it keeps exactly those the SDK's
+    own sampler keeps, with or without the shortcut."""
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", argument)
+    ours = PolicySampler(policy=lambda: ENV_POLICY)
+    sdk = sampler_from_env()
+    ids = RandomIdGenerator()
+    disagreements = []
+    kept = 0
+    for _ in range(3000):
+        trace_id = ids.generate_trace_id()
+        decided = ours.should_sample(None, trace_id, "GET /", SpanKind.SERVER)
+        expected = sdk.should_sample(None, trace_id, "GET /", SpanKind.SERVER)
+        kept += decided.decision.is_sampled()
+        if decided.decision != expected.decision or decided.trace_state != expected.trace_state:
+            disagreements.append(trace_id)
+    assert disagreements == []
+    if argument == "0.25":  # the bound is the ratio's, not always-on
+        assert 600 <= kept <= 900, kept
