@@ -19,7 +19,11 @@ from opentelemetry.instrumentation._semconv import (
     _server_duration_attrs_new,
     _set_http_flavor_version,
     _set_http_method,
+    _set_http_net_peer_name_server,
+    _set_http_peer_ip_server,
+    _set_http_peer_port_server,
     _set_http_scheme,
+    _set_http_target,
     _StabilityMode,
 )
 from opentelemetry.instrumentation.django.middleware.otel_middleware import (
@@ -119,6 +123,54 @@ def _request_basics(method: str, scheme: str, protocol: str) -> tuple[str, dict,
     duration = {k: v for k, v in attributes.items() if k in _DURATION_KEYS}
     in_flight = {k: v for k, v in attributes.items() if k in _IN_FLIGHT_KEYS}
     return name, attributes, duration, in_flight
+
+
+# What collect_request_attributes reads that stays the same from request to request of one
+# client (method, scheme, host and port, user agent, protocol), and the helpers it writes the
+# rest with, per request (target, peer address and port, peer name).
+_CLIENT_KEYS = (
+    "REQUEST_METHOD",
+    "SERVER_NAME",
+    "wsgi.url_scheme",
+    "HTTP_HOST",
+    "SERVER_PORT",
+    "HTTP_USER_AGENT",
+    "SERVER_PROTOCOL",
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _client_attributes(values: tuple) -> dict:
+    """collect_request_attributes of an environ holding only the _CLIENT_KEYS `values`:
+    what it gives every request of this kind (the user agent's parsing and the method's
+    sanitising included). Bounded: a host or user agent chosen by the client only turns the
+    cache over. Callers copy it."""
+    pairs = zip(_CLIENT_KEYS, values, strict=True)
+    environ = {key: value for key, value in pairs if value is not None}
+    return collect_request_attributes(environ, _StabilityMode.HTTP)
+
+
+def _request_attributes(meta: dict) -> dict:
+    """collect_request_attributes(meta) in the stable HTTP conventions (the only ones this
+    middleware serves itself): the client's part from the cache, the rest written by the
+    same helpers, from the same keys."""
+    mode = _StabilityMode.HTTP
+    attributes = dict(_client_attributes(tuple(meta.get(key) for key in _CLIENT_KEYS)))
+    target = meta.get("RAW_URI")
+    if target is None:
+        target = meta.get("REQUEST_URI")
+    if target:
+        _set_http_target(attributes, target, meta.get("PATH_INFO"), meta.get("QUERY_STRING"), mode)
+    remote_addr = meta.get("REMOTE_ADDR")
+    if remote_addr:
+        _set_http_peer_ip_server(attributes, remote_addr, mode)
+    peer_port = meta.get("REMOTE_PORT")
+    if peer_port:
+        _set_http_peer_port_server(attributes, peer_port, mode)
+    remote_host = meta.get("REMOTE_HOST")
+    if remote_host and remote_host != remote_addr:
+        _set_http_net_peer_name_server(attributes, remote_host, mode)
+    return attributes
 
 
 class ServerSpanMiddleware(_DjangoMiddleware):
@@ -282,8 +334,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         return self._process_view(request, view_func, *args, **kwargs)
 
     def _add_request_attributes(self, span: Span, request: HttpRequest) -> None:
-        mode = self._sem_conv_opt_in_mode
-        attributes = collect_request_attributes(request.META, mode)
+        attributes = _request_attributes(request.META)
         attributes = extract_attributes_from_object(request, self._traced_request_attrs, attributes)
         if self._capture_request_headers and span.kind == SpanKind.SERVER:
             custom_attributes = collect_custom_request_headers_attributes(request.META)

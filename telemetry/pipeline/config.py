@@ -204,6 +204,8 @@ def load_config() -> TelemetryConfig:
     interval = envint("OTEL_METRIC_EXPORT_INTERVAL", 60000, minimum=1)
     for name in ("OTEL_BSP_SCHEDULE_DELAY", "OTEL_BLRP_SCHEDULE_DELAY"):
         envint(name, 0, minimum=0)
+    for name in ("OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"):
+        envint(name, 1, minimum=1)
     return TelemetryConfig(
         sdk_disabled=envbool("OTEL_SDK_DISABLED", False),
         traces=_signal_config("traces", getattr(settings, "TELEMETRY_TRACES_ENABLED", True)),

@@ -233,6 +233,12 @@ _SERVER_SPAN_MIDDLEWARE = (
     _semconv_helper("_set_http_method", "http.request.method (and _original) on the span"),
     _semconv_helper("_set_http_scheme", "url.scheme on the span"),
     _semconv_helper("_set_http_flavor_version", "network.protocol.version on the span"),
+    _semconv_helper("_set_http_target", "url.path and url.query on a recorded span"),
+    _semconv_helper("_set_http_peer_ip_server", "client.address on a recorded span"),
+    _semconv_helper("_set_http_peer_port_server", "client.port on a recorded span"),
+    _semconv_helper(
+        "_set_http_net_peer_name_server", "the peer's name on a recorded span (REMOTE_HOST)"
+    ),
     _semconv_helper(
         "_server_duration_attrs_new", "which attributes go into http.server.request.duration"
     ),
