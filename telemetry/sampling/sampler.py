@@ -34,7 +34,13 @@ from opentelemetry.trace import Link, SpanKind, get_current_span
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
-from telemetry.sampling.policy import RULE_ATTRIBUTE, TRACE_ID_MASK, PolicySnapshot, current_policy
+from telemetry.sampling.policy import (
+    RULE_ATTRIBUTE,
+    TRACE_ID_MASK,
+    PolicySnapshot,
+    RootDecision,
+    current_policy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +55,8 @@ forced_reason: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _DROP = SamplingResult(Decision.DROP)
 _KEEP_REMOTE_CHILD = SamplingResult(Decision.RECORD_AND_SAMPLE, {RULE_ATTRIBUTE: "parent"})
 _KEEP_LOCAL_CHILD = SamplingResult(Decision.RECORD_AND_SAMPLE)
-_KEEP_ENV_ROOT = SamplingResult(Decision.RECORD_AND_SAMPLE, {RULE_ATTRIBUTE: "OTEL_TRACES_SAMPLER"})
+_KEEP_ENV_ROOT_LABEL = "OTEL_TRACES_SAMPLER"
+_KEEP_ENV_ROOT = SamplingResult(Decision.RECORD_AND_SAMPLE, {RULE_ATTRIBUTE: _KEEP_ENV_ROOT_LABEL})
 _SERVER, _CONSUMER, _PRODUCER = SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER
 
 
@@ -63,10 +70,10 @@ class PolicySampler(Sampler):
     ) -> None:
         # The sampler OTEL_TRACES_SAMPLER / _ARG name, used while no policy row exists.
         self._env_sampler = env_sampler or sampler_from_env()
-        # Its root decision as a bound on the trace id, when it is the SDK's parent-based
-        # sampler of a ratio (or always on / off): a root span, most requests, is decided
-        # here without the two sampler calls and their lookups of the parent.
-        self._env_root_bound = _env_root_bound() if env_sampler is None else None
+        # Its root decision as the policy's own kind of decision, when it is the SDK's
+        # parent-based sampler of a ratio (or always on / off): a root span, most requests,
+        # is decided here without the two sampler calls and their lookups of the parent.
+        self._env_root = _env_root_decision() if env_sampler is None else None
         # Where the policy comes from: this process's snapshot (tests may pass their own).
         self._policy = policy
 
@@ -106,9 +113,9 @@ class PolicySampler(Sampler):
         return root.kept if (trace_id & TRACE_ID_MASK) < root.bound else _DROP
 
     def _from_env(self, parent, parent_context, trace_id, name, kind, attributes, links):
-        bound = self._env_root_bound
-        if bound is not None and not parent.is_valid:
-            return _KEEP_ENV_ROOT if (trace_id & TRACE_ID_MASK) < bound else _DROP
+        root = self._env_root
+        if root is not None and not parent.is_valid:
+            return root.kept if (trace_id & TRACE_ID_MASK) < root.bound else _DROP
         result = self._env_sampler.should_sample(
             parent_context, trace_id, name, kind, attributes, links
         )
@@ -181,14 +188,11 @@ def ratio_named_by_env() -> tuple[float | None, str]:
     return None, described
 
 
-def _env_root_bound() -> int | None:
-    """The trace-id bound below which OTEL_TRACES_SAMPLER keeps a root span, as the SDK's
-    TraceIdRatioBased computes it, for the parent-based samplers; None for the others."""
-    name = os.environ.get("OTEL_TRACES_SAMPLER", "parentbased_always_on").lower()
-    if not name.startswith("parentbased_"):
-        return None
+def _env_root_decision() -> RootDecision | None:
+    """How OTEL_TRACES_SAMPLER decides a root span, for the parent-based samplers (the bound
+    is the SDK's TraceIdRatioBased's); None for the others."""
     ratio, _ = ratio_named_by_env()
-    return None if ratio is None else TraceIdRatioBased.get_bound_for_rate(ratio)
+    return None if ratio is None else RootDecision.build(_KEEP_ENV_ROOT_LABEL, ratio)
 
 
 def build_sampler() -> Sampler:
