@@ -398,7 +398,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             figures = web_main(args, stack, modes, endpoints, Path(tmp_name))
     internal = {
-        *("output", "downstream", "child", "no_flush", "stock_child", "jobs_child", "requests")
+        "output",
+        "downstream",
+        "child",
+        "no_flush",
+        "stock_child",
+        "jobs_child",
+        "requests",
     }
     payload = {
         "settings": {k: v for k, v in vars(args).items() if k not in internal},
