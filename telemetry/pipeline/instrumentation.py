@@ -102,7 +102,7 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     # The operator's semantic-convention opt-ins, with the stable HTTP ones always in
     # (telemetry.pipeline.semconv). Read once, on the first instrumentation, so it must be
     # set before any of them.
-    semconv.apply_opt_in()
+    opt_in = semconv.apply_opt_in()
 
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
     from opentelemetry.instrumentation.django import DjangoInstrumentor
@@ -141,6 +141,12 @@ def instrument_libraries(config: TelemetryConfig, *, bridge_logs: bool) -> None:
     # Statements are recorded with their placeholders, never with parameter values.
     PsycopgInstrumentor().instrument(enable_commenter=False)
     SQLite3Instrumentor().instrument()
+    if fast:  # no span per statement in a trace the sampler dropped
+        from opentelemetry import trace
+
+        from telemetry.fastpath.db_spans import skip_spans_in_dropped_traces
+
+        skip_spans_in_dropped_traces(trace.get_tracer_provider(), opt_in)
     HTTPXClientInstrumentor().instrument()
     RedisInstrumentor().instrument()
     # Its only metric, flower.task.runtime.seconds, would time every job a second time:

@@ -112,6 +112,13 @@ class PolicySampler(Sampler):
             root = policy.default
         return root.kept if (trace_id & TRACE_ID_MASK) < root.bound else _DROP
 
+    def follows_dropped_parents(self) -> bool:
+        """Whether a span whose parent is valid but not sampled is dropped now, whatever
+        else it is: true of every policy row, and of OTEL_TRACES_SAMPLER's parent-based
+        values while no row exists (not of always_on or traceidratio, which ignore parents).
+        Lets an instrumentation skip a span in a dropped trace (telemetry.fastpath.db_spans)."""
+        return not self._policy().from_env or self._env_root is not None
+
     def _from_env(self, parent, parent_context, trace_id, name, kind, attributes, links):
         root = self._env_root
         if root is not None and not parent.is_valid:

@@ -31,6 +31,9 @@ TESTED_VERSIONS: dict[str, str] = {
     "opentelemetry-instrumentation": "0.66b1",
     # _DjangoMiddleware, which the server-span middleware subclasses and replaces.
     "opentelemetry-instrumentation-django": "0.66b1",
+    # CursorTracer.traced_execution, which the database-span shortcut (db_spans) wraps and
+    # whose work for a span that does not record it leaves out.
+    "opentelemetry-instrumentation-dbapi": "0.66b1",
     # The request and response attributes the server-span middleware sets through it.
     "opentelemetry-instrumentation-wsgi": "0.66b1",
     # Method sanitizing and the excluded-URL matching the middleware reproduces.
