@@ -5,6 +5,7 @@ and set up the stock OpenTelemetry way (bench/stock_otel), each as a ratio to "t
 
     .venv/bin/python bench/overhead.py [--rounds 3] [--seconds 8] [--output PATH]
     .venv/bin/python bench/overhead.py --worker [--jobs 200] [--rounds 3]
+    .venv/bin/python bench/overhead.py --worker --instructions --rounds 1   # jobs, counted
 
 The service runs from its own gunicorn.conf.py on 127.0.0.1 (one sync worker) against a
 fresh migrated database (tests.harness.servers.prepared_stack: SQLite unless DATABASE_URL is
@@ -14,8 +15,9 @@ variables read at start-up: bench/overhead_modes.py), in an order rotated each r
 it up and drives every endpoint; each ratio is taken against the "off" run of the same round,
 so that drift on a shared machine cancels out as far as it can, and the spread (min-max over
 rounds) is printed next to the median. Results are written as JSON (--output), and the
-ratios as a PNG next to it. --worker (bench/overhead_worker.py) and --in-process
-(bench/overhead_in_process.py) measure in their own ways, with the same modes and rounds.
+ratios as a PNG next to it. --worker (bench/overhead_worker.py), --worker --instructions
+(bench/overhead_worker_instructions.py) and --in-process (bench/overhead_in_process.py)
+measure in their own ways, with the same modes and rounds.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench import overhead_in_process, overhead_worker  # noqa: E402
+from bench import (  # noqa: E402
+    overhead_in_process,
+    overhead_worker,
+    overhead_worker_instructions,
+)
 from bench.harness import load, procfs, report, services  # noqa: E402
 from bench.harness.rounds import Ratio, rotated, summarize  # noqa: E402
 from bench.overhead_modes import (  # noqa: E402
@@ -330,7 +336,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="with --in-process: instructions per request counted by valgrind's cachegrind"
         " (every thread), which the rest of the machine does not disturb; slow (minutes per"
-        " mode and endpoint)",
+        " mode and endpoint). With --worker: instructions per job, each job's chain run in"
+        " process through Celery's task tracer (bench/overhead_worker_instructions.py)",
     )
     parser.add_argument(
         "--memory-seconds",
@@ -355,12 +362,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-flush", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--stock-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--jobs-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--jobs-instructions-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.baseline_tree and not (args.baseline_tree / "observability_site").is_dir():
         parser.error(f"--baseline-tree {args.baseline_tree} is not a checkout of the service")
-    if args.instructions and not args.in_process:
-        parser.error("--instructions counts the --in-process runs: add --in-process")
+    if args.instructions and not (args.in_process or args.worker):
+        parser.error("--instructions counts the --in-process runs or --worker jobs: add one")
+    if args.instructions and args.worker and any(is_stock(m) for m in args.modes):
+        parser.error("--worker --instructions runs the service's own set-up: no stock modes")
     if args.worker and args.in_process:
         parser.error("--worker and --in-process measure different things: choose one")
     if args.worker and not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
@@ -386,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs_child:
         overhead_worker.jobs_child(args.jobs_child, overhead_worker.child_timeout(args.jobs_child))
         return 0
+    if args.jobs_instructions_child:
+        overhead_worker_instructions.child(args.jobs_instructions_child)
+        return 0
     modes = run_order(args.modes, bool(args.baseline_tree))
     with (
         tempfile.TemporaryDirectory(prefix="overhead-bench-") as tmp_name,
@@ -393,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
         services.blackhole_collector(Path(tmp_name)) as collector,
     ):
         endpoints = {"{collector}": collector, "{closed}": services.closed_endpoint()}
-        if args.worker:
+        if args.worker and args.instructions:
+            figures = overhead_worker_instructions.measure(args, stack, modes, endpoints)
+        elif args.worker:
             figures = overhead_worker.measure(args, stack, modes, endpoints)
         else:
             figures = web_main(args, stack, modes, endpoints, Path(tmp_name))
@@ -404,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         "no_flush",
         "stock_child",
         "jobs_child",
+        "jobs_instructions_child",
         "requests",
     }
     payload = {

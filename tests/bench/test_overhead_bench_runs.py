@@ -10,7 +10,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import overhead, overhead_worker
+from bench import overhead, overhead_worker, overhead_worker_instructions
+from bench.harness import services
+from tests.harness.collector import otlp_env, spans_named
+from tests.harness.servers import BIN
+
+ROOT = overhead.ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -43,3 +48,29 @@ def test_it_runs_real_jobs_through_a_worker_per_mode(stack):
     assert run["seconds"] > 0 and run["jobs_per_s"] == pytest.approx(4 / run["seconds"])
     assert run["cpu_ms"] > 0  # the worker's main and pool processes did the work
     assert run["rss_mb"] > 20  # the pool process, with Django loaded
+
+
+def test_it_runs_job_chains_in_process_as_the_instruction_count_does(stack, collector):
+    """What --worker --instructions counts under cachegrind, run natively: each job's chain
+    through Celery's task tracer, to success, with the consumer spans of both tasks."""
+    downstream = stack.start_web(OTEL_SDK_DISABLED="true", GUNICORN_WORKERS="1")
+    env = {
+        **stack.env,
+        **otlp_env(collector, OTEL_TRACES_SAMPLER="parentbased_always_on"),
+        "PROCESSING_DOWNSTREAM_URL": f"{downstream}/api/downstream/enrich",
+    }
+    command = [str(BIN / "python"), str(overhead_worker_instructions.SCRIPT),
+               "--jobs-instructions-child", "2"]  # fmt: skip
+    result, _ = services.run_child(command, env=env, cwd=ROOT, what="2 jobs in process")
+
+    assert result == {"jobs": 2}
+    received = collector.wait_for(
+        "both tasks of both jobs",
+        lambda r: len(spans_named(r.spans, "run/processing.complete_job")) == 2,
+    )
+    assert len(spans_named(received.spans, "run/processing.process_job")) == 2
+
+
+def test_it_counts_only_the_services_own_set_up():
+    with pytest.raises(SystemExit):
+        overhead.parse_args(["--worker", "--instructions", "--modes", "off", "stock 100%"])
