@@ -373,7 +373,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--worker --instructions runs the service's own set-up: no stock modes")
     if args.worker and args.in_process:
         parser.error("--worker and --in-process measure different things: choose one")
-    if args.worker and not os.environ.get("CELERY_BROKER_URL", "").startswith("redis"):
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if args.worker and not args.instructions and not broker.startswith("redis"):
         parser.error("--worker runs through Redis: set CELERY_BROKER_URL=redis://127.0.0.1:6379/N")
     args.endpoints = [e for e in ENDPOINTS if e in args.endpoints]  # in the usual order
     args.output = args.output or RESULTS / (
