@@ -41,6 +41,7 @@ COLUMNS = (
 def child(count: int) -> None:
     """Run in a child with the mode's environment, the service's code from the working
     directory (this tree or --baseline-tree): `count` jobs' chains, each to success."""
+    assert not {"telemetry", "processing", "observability_site"} & sys.modules.keys()
     sys.path.insert(0, os.getcwd())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
     import django
