@@ -5,10 +5,10 @@ SDK, the policy sampler and real sqlite3 and psycopg connections, spans read fro
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 import pytest
+from django.db import connection
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.dbapi import CursorTracer
@@ -24,19 +24,17 @@ from tests.telemetry.sampling.support import snapshot
 
 pytestmark = pytest.mark.django_db
 
-POSTGRES_URL = os.environ.get("DATABASE_URL", "")
-
 
 def sqlite_connection():
     return sqlite3.connect(":memory:")  # sqlite3.connect as SQLite3Instrumentor wrapped it
 
 
 def psycopg_connection():
-    if not POSTGRES_URL.startswith("postgres"):
+    """A new connection to the test database, made as Django makes one (psycopg.connect, which
+    PsycopgInstrumentor wrapped), outside Django's own connection handling."""
+    if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: the PostgreSQL pass of scripts/test.sh runs it")
-    import psycopg
-
-    return psycopg.connect(POSTGRES_URL.replace("postgres://", "postgresql://", 1))
+    return connection.get_new_connection(connection.get_connection_params())
 
 
 CONNECTIONS = [
