@@ -147,15 +147,8 @@ def run_mode(stack: Stack, mode: str, token: str, args, endpoints: dict[str, str
     return result
 
 
-# --instructions: the counts of requests whose difference is measured, and what keeps timers
-# out of it (under valgrind a second is 50 times fewer requests, so a periodic export or poll
-# would weigh 50 times what it weighs served).
+# --instructions: the counts of requests whose difference is measured.
 INSTRUCTION_COUNTS = (100, 600)
-_TIMERS_OFF = {
-    "OTEL_METRIC_EXPORT_INTERVAL": "3600000",
-    "TELEMETRY_CONTROL_POLL_SECONDS": "3600",
-    "PYTHONHASHSEED": "0",
-}
 
 
 def instructions_per_request(
@@ -163,22 +156,15 @@ def instructions_per_request(
 ) -> float:
     """Instructions (cachegrind: every thread, the export threads included) per request of
     one endpoint: two runs of the child, INSTRUCTION_COUNTS requests each after the same
-    warm-up, and their difference divided by the difference in requests, so start-up cancels
-    out. Instruction counts do not depend on what else the machine runs, where CPU time
-    does."""
-    totals = []
-    for count in INSTRUCTION_COUNTS:
-        command = [*child_command(mode, token, [endpoint]), "--requests", str(count)]
-        _, done = services.run_child(
-            instructions.counted(command),
-            env={**child_environment(stack, mode, args, endpoints), **_TIMERS_OFF},
-            cwd=tree_of(mode, args.baseline_tree),
-            what=f"cachegrind run of {mode}, {endpoint}",
-            timeout=3600,
-        )
-        totals.append(instructions.refs(done.stderr))
-    low, high = INSTRUCTION_COUNTS
-    return (totals[1] - totals[0]) / (high - low)
+    warm-up (instructions.per_unit). Instruction counts do not depend on what else the
+    machine runs, where CPU time does."""
+    return instructions.per_unit(
+        INSTRUCTION_COUNTS,
+        lambda count: [*child_command(mode, token, [endpoint]), "--requests", str(count)],
+        env=child_environment(stack, mode, args, endpoints),
+        cwd=tree_of(mode, args.baseline_tree),
+        what=f"{mode}, {endpoint}",
+    )
 
 
 def summarize_in_process(results: list[dict], modes: list[str], key: str = "cpu_us") -> dict:

@@ -25,13 +25,6 @@ from tests.harness.servers import BIN, Stack
 
 SCRIPT = Path(__file__).with_name("overhead.py")
 JOB_COUNTS = (6, 26)
-# Under valgrind a second holds 50 times fewer jobs: a periodic export or poll would weigh
-# 50 times what it weighs in a worker.
-_TIMERS_OFF = {
-    "OTEL_METRIC_EXPORT_INTERVAL": "3600000",
-    "TELEMETRY_CONTROL_POLL_SECONDS": "3600",
-    "PYTHONHASHSEED": "0",
-}
 COLUMNS = (
     report.figure("instructions/job", "instructions", ",.0f"),
     report.figure("x off", "instructions_x", ".3f"),
@@ -70,19 +63,13 @@ def child(count: int) -> None:
 
 def instructions_per_job(mode: str, args, env: dict[str, str], endpoints: dict[str, str]) -> float:
     """Instructions (every thread, the export threads included) per job of one mode."""
-    totals = []
-    for count in JOB_COUNTS:
-        command = [str(BIN / "python"), str(SCRIPT), "--jobs-instructions-child", str(count)]
-        _, done = services.run_child(
-            instructions.counted(command),
-            env={**env, **filled(mode, endpoints), **_TIMERS_OFF},
-            cwd=tree_of(mode, args.baseline_tree),
-            what=f"cachegrind run of {mode}, {count} jobs",
-            timeout=3600,
-        )
-        totals.append(instructions.refs(done.stderr))
-    low, high = JOB_COUNTS
-    return (totals[1] - totals[0]) / (high - low)
+    return instructions.per_unit(
+        JOB_COUNTS,
+        lambda count: [str(BIN / "python"), str(SCRIPT), "--jobs-instructions-child", str(count)],
+        env={**env, **filled(mode, endpoints)},
+        cwd=tree_of(mode, args.baseline_tree),
+        what=f"{mode}, jobs",
+    )
 
 
 def measure(args, stack: Stack, modes: list[str], endpoints: dict[str, str]) -> dict:
