@@ -38,7 +38,7 @@ class HttpSpanExporter(http_trace_exporter.OTLPSpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         # The official export() with its one encoding line changed: it calls a module-level
         # encode_spans that no subclass can replace. Kept in step with the installed one by
-        # tests/telemetry/fastpath/test_http_span_export_copy.py (telemetry.upstream).
+        # tests/telemetry/fastpath/test_http_export_copies.py (telemetry.upstream).
         if self._shutdown:
             _logger.warning("Exporter already shutdown, ignoring batch")
             return SpanExportResult.FAILURE

@@ -52,12 +52,19 @@ def metric_exporter(signal: SignalConfig):
 def log_exporter(signal: SignalConfig):
     if signal.exporter == "console":
         return ConsoleLogRecordExporter()
+    if not fast_paths_enabled():  # the SDK's own, with the official encoder
+        if signal.protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+
+            return OTLPLogExporter()
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import (
+            OTLPLogExporter as HttpLogExporter,
+        )
+
+        return HttpLogExporter(session=http_session(signal.name))
+    # The same exporters with a faster encoder of the same messages (telemetry.fastpath).
+    from telemetry.fastpath.log_exporters import GrpcLogExporter, HttpLogExporter
+
     if signal.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-
-        return OTLPLogExporter()
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import (
-        OTLPLogExporter as HttpLogExporter,
-    )
-
+        return GrpcLogExporter()
     return HttpLogExporter(session=http_session(signal.name))

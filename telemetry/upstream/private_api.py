@@ -23,6 +23,9 @@ CONSTANT = "constant"  # a literal of upstream code we repeat: among `name`'s co
 SERVER_SPAN = "telemetry/fastpath/server_span.py"
 SPAN_ENCODER = "telemetry/fastpath/span_encoder.py"
 SPAN_EXPORTERS = "telemetry/fastpath/span_exporters.py"
+LOG_ENCODER = "telemetry/fastpath/log_encoder.py"
+LOG_EXPORTERS = "telemetry/fastpath/log_exporters.py"
+OTLP_WIRE = "telemetry/fastpath/otlp_wire.py"
 TALLIED_HISTOGRAM = "telemetry/fastpath/tallied_histogram.py"
 INSTRUMENTATION = "telemetry/pipeline/instrumentation.py"
 MIDDLEWARE = "telemetry/pipeline/middleware.py"
@@ -40,7 +43,9 @@ OTLP_TLS = "telemetry/pipeline/otlp_tls.py"
 
 # The fallbacks of the fast paths: with any of their symbols gone, the process runs on these.
 STOCK_MIDDLEWARE = "fast paths off: DjangoInstrumentor's own middleware serves every request"
-STOCK_EXPORTER = "fast paths off: the SDK's OTLPSpanExporter (gRPC or HTTP) and its encoder"
+STOCK_EXPORTER = (
+    "fast paths off: the SDK's OTLP span and log exporters (gRPC or HTTP) and their encoders"
+)
 SDK_HISTOGRAMS = "fast paths off: the SDK's MeterProvider and instruments, measured per request"
 
 
@@ -253,7 +258,7 @@ _SPAN_ENCODER = (
         module="opentelemetry.exporter.otlp.proto.common._internal",
         name="_encode_attributes",
         distribution="opentelemetry-exporter-otlp-proto-common",
-        used_by=(SPAN_ENCODER,),
+        used_by=(OTLP_WIRE,),
         why="an attribute value the encoder does not expect is encoded (or logged and "
         "dropped) by the official code, so the bytes stay the official ones",
         recheck="tests/telemetry/fastpath/test_span_encoding.py (byte equality with the "
@@ -267,6 +272,26 @@ _SPAN_ENCODER = (
         used_by=(SPAN_ENCODER,),
         why="a span that fails to encode is encoded by the official code instead",
         recheck="encode_spans still builds each Span message with it; the byte-equality test",
+        fallback=STOCK_EXPORTER,
+    ),
+    PrivateSymbol(
+        module="opentelemetry.exporter.otlp.proto.common._internal._log_encoder",
+        name="_encode_log",
+        distribution="opentelemetry-exporter-otlp-proto-common",
+        used_by=(LOG_ENCODER,),
+        why="a log record that fails to encode is encoded by the official code instead",
+        recheck="encode_logs still builds each LogRecord message with it; "
+        "tests/telemetry/fastpath/test_log_encoding.py (byte equality with the official "
+        "encoder)",
+        fallback=STOCK_EXPORTER,
+    ),
+    PrivateSymbol(
+        module="opentelemetry.exporter.otlp.proto.common._internal",
+        name="_encode_value",
+        distribution="opentelemetry-exporter-otlp-proto-common",
+        used_by=(LOG_ENCODER,),
+        why="a log body of a type the encoder does not expect is encoded by the official code",
+        recheck="_encode_log still encodes the body with it; the byte-equality test",
         fallback=STOCK_EXPORTER,
     ),
     PrivateSymbol(
@@ -301,7 +326,7 @@ _SPAN_ENCODER = (
         module="opentelemetry.attributes",
         name="BoundedAttributes._dict",
         distribution="opentelemetry-api",
-        used_by=(SPAN_ENCODER, SERVER_SPAN),
+        used_by=(OTLP_WIRE, SERVER_SPAN),
         why="the plain dict inside BoundedAttributes, much cheaper to walk than the mapping, "
         "and to fill: a string or integer within the limits is stored by __setitem__ as is",
         recheck="BoundedAttributes still keeps its items, in order, in self._dict, and "
@@ -312,42 +337,54 @@ _SPAN_ENCODER = (
     ),
 )
 
-_HTTP_TRACE_EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
 _COPIED_EXPORT = (
-    "the official OTLPSpanExporter.export(): ours is a copy with its encoding line changed "
-    "(tests/telemetry/fastpath/test_http_span_export_copy.py holds them equal line by line)"
+    "the official OTLP/HTTP exporters' export() (OTLPSpanExporter, OTLPLogExporter): ours are "
+    "copies with their encoding line changed (tests/telemetry/fastpath/test_http_export_copies.py "
+    "holds them equal statement by statement)"
 )
 
 
-def _http_exporter_attribute(name: str, why: str) -> PrivateSymbol:
-    return PrivateSymbol(
-        module=_HTTP_TRACE_EXPORTER,
-        name=f"OTLPSpanExporter.{name}",
-        distribution="opentelemetry-exporter-otlp-proto-http",
-        used_by=(SPAN_EXPORTERS,),
-        why=f"{why}, in the copied export()",
-        recheck=_COPIED_EXPORT,
-        fallback=STOCK_EXPORTER,
-        kind=INSTANCE,
+def _http_exporter_attribute(name: str, why: str) -> tuple[PrivateSymbol, ...]:
+    """The attribute on both official OTLP/HTTP exporters whose export() we copy."""
+    return tuple(
+        PrivateSymbol(
+            module=f"opentelemetry.exporter.otlp.proto.http.{module}",
+            name=f"{cls}.{name}",
+            distribution="opentelemetry-exporter-otlp-proto-http",
+            used_by=(ours,),
+            why=f"{why}, in the copied export()",
+            recheck=_COPIED_EXPORT,
+            fallback=STOCK_EXPORTER,
+            kind=INSTANCE,
+        )
+        for module, cls, ours in (
+            ("trace_exporter", "OTLPSpanExporter", SPAN_EXPORTERS),
+            ("_log_exporter", "OTLPLogExporter", LOG_EXPORTERS),
+        )
     )
 
 
-_SPAN_EXPORTERS = (
-    PrivateSymbol(
-        module="opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
-        name="OTLPSpanExporter._translate_data",
+def _translate_data(module: str, cls: str, ours: str) -> PrivateSymbol:
+    return PrivateSymbol(
+        module=f"opentelemetry.exporter.otlp.proto.grpc.{module}",
+        name=f"{cls}._translate_data",
         distribution="opentelemetry-exporter-otlp-proto-grpc",
-        used_by=(SPAN_EXPORTERS,),
-        why="GrpcSpanExporter overrides it to build the request with the faster encoder",
+        used_by=(ours,),
+        why="our gRPC exporter overrides it to build the request with the faster encoder",
         recheck="OTLPExporterMixin._export still calls self._translate_data(data) for the "
         "request it sends",
         fallback=STOCK_EXPORTER,
-    ),
+    )
+
+
+_OTLP_EXPORTERS = (
+    _translate_data("trace_exporter", "OTLPSpanExporter", SPAN_EXPORTERS),
+    _translate_data("_log_exporter", "OTLPLogExporter", LOG_EXPORTERS),
     PrivateSymbol(
         module="opentelemetry.exporter.otlp.proto.http._common",
         name="_is_request_too_large",
         distribution="opentelemetry-exporter-otlp-proto-http",
-        used_by=(SPAN_EXPORTERS,),
+        used_by=(SPAN_EXPORTERS, LOG_EXPORTERS),
         why="the size check of the copied export()",
         recheck=_COPIED_EXPORT,
         fallback=STOCK_EXPORTER,
@@ -356,20 +393,20 @@ _SPAN_EXPORTERS = (
         module="opentelemetry.exporter.otlp.proto.http._common",
         name="RequestPayloadTooLargeError",
         distribution="opentelemetry-exporter-otlp-proto-http",
-        used_by=(SPAN_EXPORTERS,),
+        used_by=(SPAN_EXPORTERS, LOG_EXPORTERS),
         why="the error the copied export() reports for a batch over max_request_size",
         recheck=_COPIED_EXPORT,
         fallback=STOCK_EXPORTER,
     ),
-    _http_exporter_attribute("_shutdown", "whether the exporter was shut down"),
-    _http_exporter_attribute("_max_request_size", "the size limit of one request"),
-    _http_exporter_attribute("_client", "the HTTP client that sends the bytes"),
-    _http_exporter_attribute("_metrics", "the exporter's self-metrics (otel.sdk.exporter.*)"),
+    *_http_exporter_attribute("_shutdown", "whether the exporter was shut down"),
+    *_http_exporter_attribute("_max_request_size", "the size limit of one request"),
+    *_http_exporter_attribute("_client", "the HTTP client that sends the bytes"),
+    *_http_exporter_attribute("_metrics", "the exporter's self-metrics (otel.sdk.exporter.*)"),
     PrivateSymbol(
         module="opentelemetry.exporter.otlp.common.http",
         name="_OTLPHTTPClient.export",
         distribution="opentelemetry-exporter-otlp-common",
-        used_by=(SPAN_EXPORTERS,),
+        used_by=(SPAN_EXPORTERS, LOG_EXPORTERS),
         why="what the copied export() calls on self._client with the encoded bytes",
         recheck=_COPIED_EXPORT,
         fallback=STOCK_EXPORTER,
@@ -378,7 +415,7 @@ _SPAN_EXPORTERS = (
         module="opentelemetry.exporter.otlp.common._exporter_metrics",
         name="ExporterMetrics.export_operation",
         distribution="opentelemetry-exporter-otlp-common",
-        used_by=(SPAN_EXPORTERS,),
+        used_by=(SPAN_EXPORTERS, LOG_EXPORTERS),
         why="what the copied export() times each batch with, on self._metrics",
         recheck=_COPIED_EXPORT,
         fallback=STOCK_EXPORTER,
@@ -499,6 +536,7 @@ _LOGS = (
         EXPORT_SWITCHES,
         PROVIDERS,
         STORE_WRITER,
+        LOG_EXPORTERS,
     ),
     _logs_symbol(
         "opentelemetry.sdk._logs",
@@ -506,6 +544,8 @@ _LOGS = (
         "opentelemetry-sdk",
         STORE_ROWS,
         STORE_WRITER,
+        LOG_ENCODER,
+        LOG_EXPORTERS,
     ),
     _logs_symbol(
         "opentelemetry.sdk._logs.export", "ConsoleLogRecordExporter", "opentelemetry-sdk", EXPORTERS
@@ -515,12 +555,14 @@ _LOGS = (
         "OTLPLogExporter",
         "opentelemetry-exporter-otlp-proto-grpc",
         EXPORTERS,
+        LOG_EXPORTERS,
     ),
     _logs_symbol(
         "opentelemetry.exporter.otlp.proto.http._log_exporter",
         "OTLPLogExporter",
         "opentelemetry-exporter-otlp-proto-http",
         EXPORTERS,
+        LOG_EXPORTERS,
     ),
 )
 
@@ -620,7 +662,7 @@ _OTLP_TLS = (
 PRIVATE_SYMBOLS: tuple[PrivateSymbol, ...] = (
     *_SERVER_SPAN_MIDDLEWARE,
     *_SPAN_ENCODER,
-    *_SPAN_EXPORTERS,
+    *_OTLP_EXPORTERS,
     *_TALLIED_HISTOGRAM,
     *_OUTSIDE_THE_FAST_PATHS,
     *_LOGS,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import enum
 import gzip
-import http.server
 import math
 from collections.abc import Iterator
 
@@ -32,10 +31,11 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
+from telemetry.fastpath import otlp_wire
 from telemetry.fastpath import span_encoder as span_encoding
+from telemetry.fastpath.otlp_wire import pair_cache
 from telemetry.fastpath.span_encoder import encode_spans, encode_spans_to_bytes
 from telemetry.fastpath.span_exporters import GrpcSpanExporter, HttpSpanExporter
-from tests.harness.downstreams import serving
 
 REMOTE_PARENT = SpanContext(
     trace_id=0x0AF7651916CD43DD8448EB211C80319C,
@@ -235,11 +235,7 @@ def test_it_keeps_each_cache_within_its_bound_and_still_encodes_right():
     spans = exporter.get_finished_spans()
     assert_encodes_like_the_official_encoder(spans)
     assert_encodes_like_the_official_encoder(spans)
-    assert (
-        0
-        < len(span_encoding._pair_caches[span_encoding._SPAN_ATTRIBUTES])
-        <= span_encoding.CACHE_LIMIT
-    )
+    assert 0 < len(pair_cache(span_encoding.SPAN_ATTRIBUTES)) <= span_encoding.CACHE_LIMIT
     assert 0 < len(span_encoding._span_name_fields) <= span_encoding.CACHE_LIMIT
 
 
@@ -295,28 +291,6 @@ def test_it_raises_where_the_official_encoder_raises():
         encode_spans([span])
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    requests: list[tuple[dict[str, str], bytes]] = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.requests.append((dict(self.headers), body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args):  # quiet
-        pass
-
-
-@pytest.fixture
-def otlp_http_receiver() -> Iterator[tuple[str, list]]:
-    received: list[tuple[dict[str, str], bytes]] = []
-    handler = type("Receiver", (_Receiver,), {"requests": received})
-    with serving(handler) as base_url:
-        yield base_url, received
-
-
 def test_http_exporter_posts_the_official_message_with_the_official_settings(
     otlp_http_receiver, monkeypatch
 ):
@@ -356,7 +330,7 @@ def test_it_needs_no_official_encoder_for_what_the_sdk_makes(monkeypatch):
     spans = varied_spans()
     expected = official_encode_spans(spans)
     monkeypatch.setattr(span_encoding, "_encode_span", official_called)
-    monkeypatch.setattr(span_encoding, "_encode_attributes", official_called)
+    monkeypatch.setattr(otlp_wire, "_encode_attributes", official_called)
     assert encode_spans(spans) == expected
 
 
