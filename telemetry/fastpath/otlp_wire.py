@@ -45,7 +45,8 @@ pack_fixed32 = struct.Struct("<I").pack
 
 # Encoded KeyValue fields, one cache per enclosing field tag (the same tag gives the same
 # bytes), keyed by (key, value) for strings and (key, value, type) for numbers, because
-# True == 1 == 1.0 as dict keys.
+# True == 1 == 1.0 as dict keys. The span and log export threads share these caches: each
+# step is one dict operation, atomic under the GIL, and a race at worst clears a cache twice.
 _pair_caches: dict[bytes, dict[tuple, bytes]] = {}
 # Resources and scopes by id(), holding the object so the id cannot be reused meanwhile.
 _resource_fields: dict[int, tuple[object, bytes]] = {}
@@ -271,6 +272,6 @@ def remember(cache: dict, key: Any, value: Any) -> None:
 def clear_caches() -> None:
     """Forget every cached encoding here (for tests and benchmarks of the cold path)."""
     caches: list[dict] = [_resource_fields, _scope_fields]
-    caches.extend(_pair_caches.values())
+    caches.extend(list(_pair_caches.values()))  # an export thread may add a tag meanwhile
     for cache in caches:
         cache.clear()

@@ -17,7 +17,6 @@ The OTLP span exporters that use it are in telemetry.fastpath.span_exporters.
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,8 +41,6 @@ from telemetry.fastpath.otlp_wire import (
 )
 
 __all__ = ["CACHE_LIMIT", "clear_caches", "encode_spans", "encode_spans_to_bytes"]
-
-_logger = logging.getLogger(__name__)
 
 # Tags (field number << 3 | wire type) of the span's fields written in more than one place;
 # the others are written inline, in field-number order as protobuf does (trace.proto: Span,
