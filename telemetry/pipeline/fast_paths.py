@@ -22,7 +22,7 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-STOCK_COMPONENTS = "the stock server-span middleware, span exporter and SDK histograms"
+STOCK_COMPONENTS = "the stock server-span middleware, span and log exporters and SDK histograms"
 # The batch processors' "Queue full, dropping" logger (telemetry.upstream lists it), silenced
 # by settings.LOGGING while telemetry.fastpath.tallied_metrics reports the drops itself.
 SDK_DROP_LOGGER = "opentelemetry.sdk._shared_internal"

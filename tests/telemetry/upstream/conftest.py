@@ -115,7 +115,6 @@ def serve_in_child_fixture(tmp_path, otlp_receiver) -> Callable[..., ChildRun]:
             DATA_DIR=str(tmp_path / f"data-{mode}"),
             OTEL_EXPORTER_OTLP_ENDPOINT=otlp_receiver.url,
             OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            OTEL_LOGS_EXPORTER="none",
             # Exported once, by the flush at exit.
             OTEL_METRIC_EXPORT_INTERVAL="600000",
             TELEMETRY_CONTROL_ENABLED="false",

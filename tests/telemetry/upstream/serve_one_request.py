@@ -62,16 +62,20 @@ def main(mode: str, report_path: str) -> None:
     from telemetry.pipeline import providers
     from telemetry.pipeline.setup import configure_telemetry, shutdown_telemetry
 
-    # The span exporter the start-up builds, as it builds it.
-    built_span_exporters = []
-    real_span_exporter = providers.span_exporter
+    # The span and log exporters the start-up builds, as it builds them.
+    built_span_exporters: list = []
+    built_log_exporters: list = []
 
-    def recording_span_exporter(signal):
-        exporter = real_span_exporter(signal)
-        built_span_exporters.append(exporter)
-        return exporter
+    def recording(build, built: list):
+        def recording_exporter(signal):
+            exporter = build(signal)
+            built.append(exporter)
+            return exporter
 
-    providers.span_exporter = recording_span_exporter
+        return recording_exporter
+
+    providers.span_exporter = recording(providers.span_exporter, built_span_exporters)
+    providers.log_exporter = recording(providers.log_exporter, built_log_exporters)
 
     configure_telemetry("gunicorn worker")
     from observability_site.wsgi import application  # django.setup(): logging, apps
@@ -100,6 +104,7 @@ def main(mode: str, report_path: str) -> None:
         "statuses": statuses,
         "middleware": list(settings.MIDDLEWARE),
         "span_exporters": [_class_path(exporter) for exporter in built_span_exporters],
+        "log_exporters": [_class_path(exporter) for exporter in built_log_exporters],
         "meter_provider": _class_path(metrics.get_meter_provider()),
         "duration_histogram": _class_path(histogram),
         "fastpath_modules": sorted(m for m in sys.modules if m.startswith("telemetry.fastpath")),

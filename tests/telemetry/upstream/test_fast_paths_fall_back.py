@@ -1,8 +1,8 @@
 """A process whose installed OpenTelemetry is not the tested one (a newer SDK, or a private
 symbol gone) says so in one line and serves on the stock components: the instrumentation's
-middleware, the SDK's OTLP span exporter and its histograms, with telemetry.fastpath never
-imported; its requests still leave a server span and an http.server.request.duration point
-at the collector. The child process starts as a gunicorn worker does
+middleware, the SDK's OTLP span and log exporters and its histograms, with telemetry.fastpath
+never imported; its requests still leave a server span, an http.server.request.duration
+point and log records at the collector. The child process starts as a gunicorn worker does
 (tests/telemetry/upstream/serve_one_request.py) and exports to a real OTLP/HTTP receiver."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from tests.telemetry.upstream.conftest import attributes_of
 from tests.telemetry.upstream.serve_one_request import FAKED_SDK_VERSION, MOVED_SYMBOL
 
 STOCK_EXPORTER = "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter"
+STOCK_LOG_EXPORTER = "opentelemetry.exporter.otlp.proto.http._log_exporter.OTLPLogExporter"
 SDK_METER_PROVIDER = "opentelemetry.sdk.metrics._internal.MeterProvider"
 SDK_HISTOGRAM = "opentelemetry.sdk.metrics._internal.instrument._Histogram"
 
@@ -35,6 +36,8 @@ def assert_served_on_the_stock_components(run, otlp_receiver) -> None:
         middleware.UNTRACED_PROBES,
     ]
     assert report["span_exporters"] == [STOCK_EXPORTER]
+    assert report["log_exporters"] == [STOCK_LOG_EXPORTER]
+    assert otlp_receiver.bodies.get("/v1/logs"), "the stock log exporter sent nothing"
     assert report["meter_provider"] == SDK_METER_PROVIDER
     assert report["duration_histogram"] == SDK_HISTOGRAM
     assert report["fastpath_modules"] == []
@@ -65,7 +68,8 @@ def test_it_falls_back_to_the_stock_components_on_another_sdk_version(
     assert line["level"] == "WARNING"
     assert line["message"] == (
         f"telemetry fast paths off: opentelemetry-sdk {FAKED_SDK_VERSION} installed, tested "
-        "with 1.45.1; using the stock server-span middleware, span exporter and SDK histograms"
+        "with 1.45.1; using the stock server-span middleware, span and log exporters and SDK "
+        "histograms"
     )
     assert_served_on_the_stock_components(run, otlp_receiver)
 
@@ -95,6 +99,8 @@ def test_it_runs_the_fast_paths_on_the_tested_versions(serve_in_child, otlp_rece
     assert middleware.SERVER_SPAN in report["middleware"]
     assert middleware.STOCK_SERVER_SPAN not in report["middleware"]
     assert report["span_exporters"] == ["telemetry.fastpath.span_exporters.HttpSpanExporter"]
+    assert report["log_exporters"] == ["telemetry.fastpath.log_exporters.HttpLogExporter"]
+    assert otlp_receiver.bodies.get("/v1/logs"), "the fast log exporter sent nothing"
     assert report["duration_histogram"] == "telemetry.fastpath.tallied_histogram.TalliedHistogram"
     assert report["drop_logger_level"] == logging.ERROR  # settings.LOGGING; tallied_metrics reports
     assert [span.name for span in otlp_receiver.server_spans()] == ["GET /"]

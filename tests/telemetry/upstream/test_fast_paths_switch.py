@@ -23,7 +23,7 @@ def test_it_switches_to_the_stock_components_when_told(serve_in_child, otlp_rece
     assert line["level"] == "INFO"  # chosen, not a surprise
     assert line["message"] == (
         "telemetry fast paths off: TELEMETRY_FAST_PATHS=off; using the stock server-span "
-        "middleware, span exporter and SDK histograms"
+        "middleware, span and log exporters and SDK histograms"
     )
     assert_served_on_the_stock_components(run, otlp_receiver)
 
