@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,8 +39,7 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from bench.harness import report
-from bench.harness.rounds import ratio_summary
+from bench.harness import encoders
 from telemetry.fastpath import log_encoder, otlp_wire
 
 
@@ -90,17 +86,6 @@ def worker_records(count: int) -> list[ReadableLogRecord]:
     return list(exporter.get_finished_logs())[:count]
 
 
-def us_per_record(run: Callable[[], object], records: int, repeat: int, cold: bool) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        if cold:
-            otlp_wire.clear_caches()
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best / records * 1e6
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -111,38 +96,21 @@ def main(argv: list[str] | None = None) -> None:
     records = worker_records(args.batch)
     # The fast encoder must say the same before it is timed.
     assert log_encoder.encode_logs(records) == official_encode_logs(records)
-    batches = {"worker": records, "cold": records}
-    results: dict[str, dict[str, list[float]]] = {
-        b: {"official": [], "grpc": [], "http": []} for b in batches
-    }
-    for round_number in range(args.rounds):
-        for batch, batch_records in batches.items():
-            cases = {
-                "official": lambda r=batch_records: official_encode_logs(r).SerializeToString(),
-                "grpc": lambda r=batch_records: log_encoder.encode_logs(r).SerializeToString(),
-                "http": lambda r=batch_records: log_encoder.encode_logs_to_bytes(r),
-            }
-            order = list(cases) if round_number % 2 == 0 else list(reversed(cases))
-            for case in order:
-                cold = batch == "cold" and case != "official"
-                results[batch][case].append(
-                    us_per_record(cases[case], len(batch_records), args.repeat, cold)
-                )
-
+    results = encoders.compare(
+        {"worker": records, "cold": records},
+        lambda batch: {
+            "official": lambda: official_encode_logs(batch).SerializeToString(),
+            "grpc": lambda: log_encoder.encode_logs(batch).SerializeToString(),
+            "http": lambda: log_encoder.encode_logs_to_bytes(batch),
+        },
+        cold={"cold"},
+        clear=otlp_wire.clear_caches,
+        rounds=args.rounds,
+        repeat=args.repeat,
+    )
     size = len(log_encoder.encode_logs_to_bytes(records)) / len(records)
     print(f"batch of {len(records)} records, {args.rounds} rounds; a record is {size:.0f} bytes")
-    rows = []
-    for batch, by_case in results.items():
-        medians = [f"{statistics.median(by_case[c]):.2f}" for c in ("official", "grpc", "http")]
-        # official / fast: how many times faster the fast encoder is, round by round.
-        speedups = [
-            report.format_ratio(ratio_summary(by_case[c], by_case["official"], cost=True), 1, "x")
-            for c in ("grpc", "http")
-        ]
-        rows.append([batch, *medians, *speedups])
-    report.print_table(
-        ["batch", "official us", "grpc us", "http us", "official/grpc", "official/http"], rows
-    )
+    encoders.print_comparison(results)
 
 
 if __name__ == "__main__":

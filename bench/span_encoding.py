@@ -22,10 +22,7 @@ median and min-max over the rounds are printed.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -38,8 +35,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from bench.harness import report
-from bench.harness.rounds import ratio_summary
+from bench.harness import encoders
 from telemetry.fastpath import span_encoder as span_encoding
 
 
@@ -74,17 +70,6 @@ def server_spans(count: int, distinct: bool) -> list[ReadableSpan]:
     return list(exporter.get_finished_spans())
 
 
-def us_per_span(run: Callable[[], object], spans: int, repeat: int, cold: bool) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        if cold:
-            span_encoding.clear_caches()
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best / spans * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -98,35 +83,21 @@ def main() -> None:
     }
     for spans in batches.values():  # the fast encoder must say the same before it is timed
         assert span_encoding.encode_spans(spans) == official_encode_spans(spans)
-    results: dict[str, dict[str, list[float]]] = {
-        b: {"official": [], "grpc": [], "http": []} for b in batches
-    }
-    for round_number in range(args.rounds):
-        for batch, spans in batches.items():
-            cases = {
-                "official": lambda s=spans: official_encode_spans(s).SerializeToString(),
-                "grpc": lambda s=spans: span_encoding.encode_spans(s).SerializeToString(),
-                "http": lambda s=spans: span_encoding.encode_spans_to_bytes(s),
-            }
-            order = list(cases) if round_number % 2 == 0 else list(reversed(cases))
-            for case in order:
-                cold = batch == "distinct" and case != "official"
-                results[batch][case].append(us_per_span(cases[case], len(spans), args.repeat, cold))
-
+    results = encoders.compare(
+        batches,
+        lambda spans: {
+            "official": lambda: official_encode_spans(spans).SerializeToString(),
+            "grpc": lambda: span_encoding.encode_spans(spans).SerializeToString(),
+            "http": lambda: span_encoding.encode_spans_to_bytes(spans),
+        },
+        cold={"distinct"},
+        clear=span_encoding.clear_caches,
+        rounds=args.rounds,
+        repeat=args.repeat,
+    )
     size = len(span_encoding.encode_spans_to_bytes(batches["typical"])) / args.batch
     print(f"batch of {args.batch} spans, {args.rounds} rounds; a typical span is {size:.0f} bytes")
-    rows = []
-    for batch, by_case in results.items():
-        medians = [f"{statistics.median(by_case[c]):.2f}" for c in ("official", "grpc", "http")]
-        # official / fast: how many times faster the fast encoder is, round by round.
-        speedups = [
-            report.format_ratio(ratio_summary(by_case[c], by_case["official"], cost=True), 1, "x")
-            for c in ("grpc", "http")
-        ]
-        rows.append([batch, *medians, *speedups])
-    report.print_table(
-        ["batch", "official us", "grpc us", "http us", "official/grpc", "official/http"], rows
-    )
+    encoders.print_comparison(results)
 
 
 if __name__ == "__main__":
