@@ -18,11 +18,12 @@ TESTED_VERSIONS: dict[str, str] = {
     "opentelemetry-api": "1.45.1",
     # Span internals, the metric reader's collection and temporality, the MeterProvider.
     "opentelemetry-sdk": "1.45.1",
-    # The wire format the span encoder writes byte for byte.
+    # The wire format the span and log encoders write byte for byte.
     "opentelemetry-proto": "1.45.1",
-    # The official span encoder, which ours mirrors and falls back to.
+    # The official span and log encoders, which ours mirror and fall back to.
     "opentelemetry-exporter-otlp-proto-common": "1.45.1",
-    # The span exporters ours subclass (gRPC: _translate_data; HTTP: a copy of export()).
+    # The span and log exporters ours subclass (gRPC: _translate_data; HTTP: a copy of
+    # export()).
     "opentelemetry-exporter-otlp-proto-grpc": "1.45.1",
     "opentelemetry-exporter-otlp-proto-http": "1.45.1",
     # The HTTP exporter's client and self-metrics, which the copied export() calls.
