@@ -23,8 +23,9 @@ from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATU
 
 from telemetry.fastpath.log_encoder import encode_logs, encode_logs_to_bytes
 
-# The official exporter's logger, so that its failure lines (and the filters put on them,
-# telemetry.pipeline.otlp_tls) stay where they were.
+# The official exporter's logger: its lines stay where operators filter them, and, being an
+# opentelemetry.* logger, out of the OTLP log pipeline they report on
+# (telemetry.pipeline.instrumentation._not_from_the_sdk).
 _logger = logging.getLogger(OfficialHttpLogExporter.__module__)
 
 
