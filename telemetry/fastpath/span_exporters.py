@@ -19,7 +19,10 @@ from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATU
 
 from telemetry.fastpath.span_encoder import encode_spans, encode_spans_to_bytes
 
-_logger = logging.getLogger(__name__)
+# The official exporter's logger: its lines stay where operators filter them, and, being an
+# opentelemetry.* logger, out of the OTLP log pipeline (telemetry.pipeline.instrumentation.
+# _not_from_the_sdk): "dropping span batch" shipped as a log record would only add to the load.
+_logger = logging.getLogger(http_trace_exporter.__name__)
 
 
 class GrpcSpanExporter(grpc_trace_exporter.OTLPSpanExporter):

@@ -81,3 +81,19 @@ def test_the_comparison_sees_a_changed_statement(ours, our_line, official, offic
     assert normalized(changed, official_line) != normalized(
         statements(official.export), official_line
     )
+
+
+@pytest.mark.parametrize(("ours", "our_line", "official", "official_line"), COPIES)
+def test_our_export_logs_where_the_official_one_does(
+    ours, our_line, official, official_line, caplog
+):
+    # An opentelemetry.* logger: the settings quieten it, and the OTLP log handler leaves its
+    # records out (telemetry.pipeline.instrumentation._not_from_the_sdk), as the official ones'.
+    exporter = ours(endpoint="http://127.0.0.1:9/v1/never")
+    exporter.shutdown()
+    with caplog.at_level("WARNING", logger=official.__module__):
+        assert exporter.export([]).name == "FAILURE"
+
+    (record,) = [r for r in caplog.records if "already shutdown" in r.getMessage()]
+    assert record.name == official.__module__
+    assert record.name.startswith("opentelemetry.")
