@@ -41,7 +41,6 @@ from opentelemetry.instrumentation.utils import (
     http_status_to_status_code,
 )
 from opentelemetry.instrumentation.wsgi import (
-    add_response_attributes,
     collect_custom_request_headers_attributes,
     collect_custom_response_headers_attributes,
     collect_request_attributes,
@@ -185,6 +184,8 @@ class ServerSpanMiddleware(_DjangoMiddleware):
     - a request whose span is not recording gets only the attributes its metrics need
       (method, scheme, protocol version, status, route), not all of them (user agent,
       addresses ...), and its status goes straight into the metric attributes;
+    - the attributes it builds itself (the request's, the response's status code), strings
+      and integers, go into a recording span without the SDK's check of each value;
     - the path is resolved at the start only when a sampling rule by route needs the name
       to decide; otherwise the span starts named by its method, Django resolves the path
       once, and the response hook names a recording span by its route template;
@@ -347,13 +348,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
     ) -> None:
         status = response.status_code
         if span.is_recording():
-            add_response_attributes(
-                span,
-                f"{status} {response.reason_phrase}",
-                response.items(),
-                duration_attrs=attributes,
-                sem_conv_opt_in_mode=self._sem_conv_opt_in_mode,
-            )
+            _set_response_status(span, status, attributes)
             if self._capture_response_headers and span.kind == SpanKind.SERVER:
                 custom_attributes = collect_custom_response_headers_attributes(response.items())
                 if custom_attributes:
@@ -418,6 +413,25 @@ def _set_plain_attributes(span: Span, attributes: dict) -> None:
         if key in items:  # as BoundedAttributes does: a value set again moves to the end
             del items[key]
         items[key] = value
+
+
+# The statuses a response gives a server span (Status only has read-only properties).
+_STATUSES = {code: Status(code) for code in (StatusCode.UNSET, StatusCode.ERROR)}
+
+
+def _set_response_status(span: Span, status: int, attributes: dict) -> None:
+    """What add_response_attributes does in the stable HTTP conventions, for Django's integer
+    status (100-599): the status code, and error.type for a 5xx, on the span and in the
+    metric's attributes, and the span's status; the span's attributes set as plain values
+    (the middleware knows their types), the Status objects built once."""
+    code = http_status_to_status_code(status, server_span=True)
+    attributes[HTTP_RESPONSE_STATUS_CODE] = status
+    if code is StatusCode.ERROR:
+        attributes[ERROR_TYPE] = str(status)
+        _set_plain_attributes(span, {HTTP_RESPONSE_STATUS_CODE: status, ERROR_TYPE: str(status)})
+    else:
+        _set_plain_attributes(span, {HTTP_RESPONSE_STATUS_CODE: status})
+    span.set_status(_STATUSES.get(code) or Status(code))
 
 
 def _set_traceresponse(response: HttpResponse, context: SpanContext) -> None:
