@@ -87,6 +87,10 @@ class PolicySampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
+        result = self._decide(parent_context, trace_id, name, kind, attributes, links)
+        return _with_start_attributes(result, attributes)
+
+    def _decide(self, parent_context, trace_id, name, kind, attributes, links) -> SamplingResult:
         policy = self._policy()
         parent = get_current_span(parent_context).get_span_context()
         if policy.from_env:
@@ -132,6 +136,16 @@ class PolicySampler(Sampler):
 
     def get_description(self) -> str:
         return f"PolicySampler{{env={self._env_sampler.get_description()}}}"
+
+
+def _with_start_attributes(result: SamplingResult, attributes: Attributes) -> SamplingResult:
+    """The result with the attributes the span was started with, before the sampler's own
+    (sampling.rule). The SDK gives a recording span the attributes of the sampler's result,
+    not those it was started with, so a sampler must hand them back, as the SDK's samplers
+    do; the prebuilt results carry only ours. A dropped span records none: nothing to add."""
+    if not attributes or not result.decision.is_recording():
+        return result
+    return SamplingResult(result.decision, {**attributes, **result.attributes}, result.trace_state)
 
 
 def sampler_from_env() -> Sampler:

@@ -176,3 +176,56 @@ def test_a_root_decided_from_otel_traces_sampler_is_the_sdk_samplers_decision(
     assert disagreements == []
     if argument == "0.25":  # the bound is the ratio's, not always-on
         assert 600 <= kept <= 900, kept
+
+
+# The SDK gives a recording span the attributes of the sampler's result, not those it was
+# started with (Tracer.start_span: `attributes=sampling_result.attributes`): a sampler hands
+# them back, as the SDK's own samplers do. The httpx instrumentation, for one, passes all of
+# a client span's attributes at its start.
+START_ATTRIBUTES = {"http.request.method": "GET", "server.port": 8000}
+REMOTE_PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def started_with_attributes(tracer, exporter, *, parent: str | None, local_child: bool, kind):
+    exporter.clear()
+    carrier = {"traceparent": parent} if parent else {}
+    token = context.attach(propagate.extract(carrier))
+    try:
+        if local_child:
+            with tracer.start_as_current_span("parent", kind=SpanKind.SERVER):
+                tracer.start_span("child", kind=kind, attributes=START_ATTRIBUTES).end()
+        else:
+            tracer.start_span("GET /", kind=kind, attributes=START_ATTRIBUTES).end()
+    finally:
+        context.detach(token)
+    return next(s for s in exporter.get_finished_spans() if s.name in ("child", "GET /"))
+
+
+@pytest.mark.parametrize("policy", ["row", "env", "env, traceidratio", "forced"])
+@pytest.mark.parametrize(
+    ("parent", "local_child"),
+    [(None, False), (REMOTE_PARENT, False), (None, True)],
+    ids=["root", "remote parent", "local parent"],
+)
+@pytest.mark.parametrize("kind", [SpanKind.SERVER, SpanKind.CLIENT, SpanKind.CONSUMER])
+def test_a_kept_span_keeps_the_attributes_it_started_with(
+    monkeypatch, policy, parent, local_child, kind
+):
+    sampler = "traceidratio" if "traceidratio" in policy else "parentbased_always_on"
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", sampler)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "1.0")
+    forcing = policy == "forced"
+    chosen = ENV_POLICY if "env" in policy else snapshot(1.0, forcing=forcing)
+    tracer, exporter = memory_tracer(chosen)
+    token = forced_reason.set(FORCED_BY_HEADER) if forcing else None
+    try:
+        span = started_with_attributes(
+            tracer, exporter, parent=parent, local_child=local_child, kind=kind
+        )
+    finally:
+        if token is not None:
+            forced_reason.reset(token)
+
+    assert {k: span.attributes.get(k) for k in START_ATTRIBUTES} == START_ATTRIBUTES
+    if parent is None and not local_child:  # a root says which rule kept it, as before
+        assert "sampling.rule" in span.attributes
