@@ -302,11 +302,13 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             if root:
                 ids.name_next(trace_id)
             try:
+                # No start attributes: the SDK would check each and the sampler copy them in
+                # (the span's attributes are its result's), and __call__ sets all of them, as
+                # plain values, right after (_add_request_attributes).
                 span = tracer.start_span(
                     name,
                     parent_context,
                     SpanKind.SERVER,
-                    attributes,
                     start_time=meta.get(_START_TIME_KEY),
                 )
             finally:

@@ -58,6 +58,7 @@ _KEEP_LOCAL_CHILD = SamplingResult(Decision.RECORD_AND_SAMPLE)
 _KEEP_ENV_ROOT_LABEL = "OTEL_TRACES_SAMPLER"
 _KEEP_ENV_ROOT = SamplingResult(Decision.RECORD_AND_SAMPLE, {RULE_ATTRIBUTE: _KEEP_ENV_ROOT_LABEL})
 _SERVER, _CONSUMER, _PRODUCER = SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER
+_DROPPED = Decision.DROP
 
 
 class PolicySampler(Sampler):
@@ -142,8 +143,8 @@ def _with_start_attributes(result: SamplingResult, attributes: Attributes) -> Sa
     """The result with the attributes the span was started with, before the sampler's own
     (sampling.rule). The SDK gives a recording span the attributes of the sampler's result,
     not those it was started with, so a sampler must hand them back, as the SDK's samplers
-    do; the prebuilt results carry only ours. A dropped span records none: nothing to add."""
-    if not attributes or not result.decision.is_recording():
+    do; the prebuilt results carry only ours."""
+    if not attributes or result.decision is _DROPPED:  # a dropped span records nothing
         return result
     return SamplingResult(result.decision, {**attributes, **result.attributes}, result.trace_state)
 
