@@ -227,16 +227,41 @@ class _ReaderTally:
         return points
 
 
+def exponential_histograms_preferred() -> bool:
+    """Whether this process asks for exponential histograms: a tallied one has explicit
+    buckets only, so such a process gets the SDK's own."""
+    preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "")
+    return preference.strip().lower() == "base2_exponential_bucket_histogram"
+
+
 class TallyReportingMeterProvider(MeterProvider):
     """The SDK's MeterProvider, whose every reader also collects this process's tallied
-    histograms, merged into the same MetricsData as if the SDK had aggregated them."""
+    histograms, merged into the same MetricsData as if the SDK had aggregated them.
 
-    def __init__(self, metric_readers: Sequence[MetricReader] = (), **kwargs) -> None:
+    tallied_histograms: the names of histograms that any meter of this provider hands out
+    tallied (the ones recorded on every job or outgoing call: their code asks the global
+    MeterProvider, and so gets them without knowing)."""
+
+    def __init__(
+        self,
+        metric_readers: Sequence[MetricReader] = (),
+        *,
+        tallied_histograms: frozenset[str] = frozenset(),
+        **kwargs,
+    ) -> None:
         self._tally_lock = threading.Lock()
         self._reader_tallies: dict[MetricReader, dict[TalliedHistogram, _ReaderTally]] = {}
+        self._tallied_histograms = tallied_histograms
         super().__init__(metric_readers=metric_readers, **kwargs)
         for reader in metric_readers:
             self._report_tallies_to(reader)
+
+    def get_meter(self, name, version=None, schema_url=None, attributes=None):
+        meter = super().get_meter(name, version, schema_url, attributes)
+        if not self._tallied_histograms:
+            return meter
+        scope = InstrumentationScope(name, version, schema_url, attributes)
+        return _HistogramTallyingMeter(meter, scope, self._tallied_histograms)
 
     def add_metric_reader(self, metric_reader: MetricReader) -> None:
         super().add_metric_reader(metric_reader)
@@ -297,6 +322,36 @@ class TallyReportingMeterProvider(MeterProvider):
                     metric = Metric(histogram.name, histogram.description, histogram.unit, data)
                     metrics.append((histogram.scope, metric))
         return metrics
+
+
+class _HistogramTallyingMeter:
+    """The SDK's Meter, but the histograms named in `tallied` are this process's
+    TalliedHistogram of that name and scope (unless exponential histograms are preferred)."""
+
+    def __init__(self, meter, scope: InstrumentationScope, tallied: frozenset[str]) -> None:
+        self._meter = meter
+        self._scope = scope
+        self._tallied = tallied
+
+    def create_histogram(
+        self,
+        name: str,
+        unit: str = "",
+        description: str = "",
+        explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
+    ):
+        if name not in self._tallied or exponential_histograms_preferred():
+            return self._meter.create_histogram(
+                name,
+                unit=unit,
+                description=description,
+                explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory,
+            )
+        boundaries = explicit_bucket_boundaries_advisory
+        return tallied_histogram(self._scope, name, unit, description, boundaries)
+
+    def __getattr__(self, name: str):
+        return getattr(self._meter, name)
 
 
 def _merged(

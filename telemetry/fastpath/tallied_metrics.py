@@ -5,7 +5,6 @@ that hand out those counters and the histograms of telemetry.fastpath.tallied_hi
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -14,7 +13,11 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from telemetry.fastpath.tallied_histogram import TallyReportingMeterProvider, tallied_histogram
+from telemetry.fastpath.tallied_histogram import (
+    TallyReportingMeterProvider,
+    exponential_histograms_preferred,
+    tallied_histogram,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ class _TalliedMeter:
         # A tallied histogram reaches the readers only through a TallyReportingMeterProvider,
         # and has explicit buckets only: a process asking for exponential ones gets the SDK's.
         reported = isinstance(metrics.get_meter_provider(), TallyReportingMeterProvider)
-        if not (reported and self._tallied(name)) or _exponential_histograms_preferred():
+        if not (reported and self._tallied(name)) or exponential_histograms_preferred():
             return self._meter.create_histogram(
                 name,
                 unit=unit,
@@ -143,11 +146,6 @@ class _TalliedMeter:
 
     def __getattr__(self, name: str):
         return getattr(self._meter, name)
-
-
-def _exponential_histograms_preferred() -> bool:
-    preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "")
-    return preference.strip().lower() == "base2_exponential_bucket_histogram"
 
 
 class TalliedMeterProvider(metrics.MeterProvider):
