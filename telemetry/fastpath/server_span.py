@@ -68,6 +68,7 @@ from opentelemetry.util.http import (
     sanitize_method,
 )
 
+from telemetry.fastpath.plain_attributes import set_plain_attributes
 from telemetry.fastpath.trace_ids import DecidedTraceIds
 from telemetry.sampling.policy import current_policy
 
@@ -343,7 +344,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             custom_attributes = collect_custom_request_headers_attributes(request.META)
             if custom_attributes:
                 span.set_attributes(custom_attributes)
-        _set_plain_attributes(span, attributes)
+        set_plain_attributes(span, attributes)
 
     def _add_response_attributes(
         self, span: Span, request: HttpRequest, response: HttpResponse, attributes: dict
@@ -392,31 +393,6 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         return None
 
 
-def _set_plain_attributes(span: Span, attributes: dict) -> None:
-    """span.set_attributes() for the request attributes the middleware built itself, strings
-    and integers: written straight into the span's attribute dict, without the SDK's
-    validation of each value and its lock per attribute (about 8 us a request in a loop,
-    twice that served). Anything the SDK would change or warn about (another type, a string
-    past the length limit, more attributes than the count limit) goes the SDK's way."""
-    bounded = getattr(span, "_attributes", None)
-    items = getattr(bounded, "_dict", None)
-    if items is None or (
-        bounded.maxlen is not None and len(items) + len(attributes) > bounded.maxlen  # type: ignore[union-attr]
-    ):
-        span.set_attributes(attributes)
-        return
-    limit = bounded.max_value_len  # type: ignore[union-attr]
-    for value in attributes.values():
-        kind = value.__class__
-        if not (kind is int or (kind is str and (limit is None or len(value) <= limit))):
-            span.set_attributes(attributes)
-            return
-    for key, value in attributes.items():
-        if key in items:  # as BoundedAttributes does: a value set again moves to the end
-            del items[key]
-        items[key] = value
-
-
 # The statuses a response gives a server span (Status only has read-only properties).
 _STATUSES = {code: Status(code) for code in (StatusCode.UNSET, StatusCode.ERROR)}
 
@@ -430,9 +406,9 @@ def _set_response_status(span: Span, status: int, attributes: dict) -> None:
     attributes[HTTP_RESPONSE_STATUS_CODE] = status
     if code is StatusCode.ERROR:
         attributes[ERROR_TYPE] = str(status)
-        _set_plain_attributes(span, {HTTP_RESPONSE_STATUS_CODE: status, ERROR_TYPE: str(status)})
+        set_plain_attributes(span, {HTTP_RESPONSE_STATUS_CODE: status, ERROR_TYPE: str(status)})
     else:
-        _set_plain_attributes(span, {HTTP_RESPONSE_STATUS_CODE: status})
+        set_plain_attributes(span, {HTTP_RESPONSE_STATUS_CODE: status})
     span.set_status(_STATUSES.get(code) or Status(code))
 
 

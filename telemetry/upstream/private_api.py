@@ -26,6 +26,8 @@ SPAN_EXPORTERS = "telemetry/fastpath/span_exporters.py"
 LOG_ENCODER = "telemetry/fastpath/log_encoder.py"
 LOG_EXPORTERS = "telemetry/fastpath/log_exporters.py"
 OTLP_WIRE = "telemetry/fastpath/otlp_wire.py"
+PLAIN_ATTRIBUTES = "telemetry/fastpath/plain_attributes.py"
+DB_SPANS = "telemetry/fastpath/db_spans.py"
 TALLIED_HISTOGRAM = "telemetry/fastpath/tallied_histogram.py"
 INSTRUMENTATION = "telemetry/pipeline/instrumentation.py"
 MIDDLEWARE = "telemetry/pipeline/middleware.py"
@@ -313,7 +315,7 @@ _SPAN_ENCODER = (
         module="opentelemetry.sdk.trace",
         name="ReadableSpan._attributes",
         distribution="opentelemetry-sdk",
-        used_by=(SPAN_ENCODER, SERVER_SPAN),
+        used_by=(SPAN_ENCODER, PLAIN_ATTRIBUTES),
         why="the span's BoundedAttributes itself: ReadableSpan.attributes wraps it in a "
         "MappingProxyType whose items() costs a Python call per attribute; the server-span "
         "middleware writes its own string and integer request attributes into it",
@@ -326,7 +328,7 @@ _SPAN_ENCODER = (
         module="opentelemetry.attributes",
         name="BoundedAttributes._dict",
         distribution="opentelemetry-api",
-        used_by=(OTLP_WIRE, SERVER_SPAN),
+        used_by=(OTLP_WIRE, PLAIN_ATTRIBUTES),
         why="the plain dict inside BoundedAttributes, much cheaper to walk than the mapping, "
         "and to fill: a string or integer within the limits is stored by __setitem__ as is",
         recheck="BoundedAttributes still keeps its items, in order, in self._dict, and "
@@ -334,6 +336,71 @@ _SPAN_ENCODER = (
         "key before setting it again, with maxlen and max_value_len its public limits",
         fallback=f"{STOCK_EXPORTER}; {STOCK_MIDDLEWARE}",
         kind=INSTANCE,
+    ),
+)
+
+_DBAPI = "opentelemetry.instrumentation.dbapi"
+_INSTRUMENTATION_DBAPI = "opentelemetry-instrumentation-dbapi"
+STOCK_DB_SPANS = (
+    "fast paths off: CursorTracer.traced_execution as shipped (a span per statement, dropped "
+    "traces included, the name parsed and the attributes checked per statement)"
+)
+_KEPT_DB_SPAN_RECHECK = (
+    "CursorTracer.traced_execution and _populate_span: the span's name, kind and attributes "
+    "(system, name, statement, then the integration's span_attributes), when the commenter "
+    "and capture_parameters change them, and start_as_current_span's exception handling, "
+    "which _kept_execution repeats (tests/telemetry/fastpath/test_db_spans.py compares)"
+)
+
+
+def _db_spans_symbol(module: str, name: str, why: str, kind: str = ATTRIBUTE) -> PrivateSymbol:
+    distribution = _INSTRUMENTATION if module == _SEMCONV else _INSTRUMENTATION_DBAPI
+    return PrivateSymbol(
+        module=module,
+        name=name,
+        distribution=distribution,
+        used_by=(DB_SPANS,),
+        why=why,
+        recheck=_KEPT_DB_SPAN_RECHECK,
+        fallback=STOCK_DB_SPANS,
+        kind=kind,
+    )
+
+
+_DB_SPANS = (
+    _db_spans_symbol(
+        _DBAPI,
+        "CursorTracer._db_api_integration",
+        "the connection's DatabaseApiIntegration, whose database, system and span attributes "
+        "describe a kept statement's span (a cursor tracer has no public way to them)",
+        INSTANCE,
+    ),
+    _db_spans_symbol(
+        _DBAPI,
+        "CursorTracer._commenter_enabled",
+        "with the SQL commenter on, the statement and its attribute change per call: the "
+        "stock method serves those",
+        INSTANCE,
+    ),
+    _db_spans_symbol(
+        _DBAPI,
+        "DatabaseApiIntegration._tracer",
+        "the tracer the instrumentation starts its spans with",
+        INSTANCE,
+    ),
+    _db_spans_symbol(
+        _DBAPI,
+        "DatabaseApiIntegration._sem_conv_opt_in_mode_db",
+        "the database conventions the attributes are named by (old, stable, both)",
+        INSTANCE,
+    ),
+    *(
+        _db_spans_symbol(
+            _SEMCONV,
+            helper,
+            "the helper _populate_span writes the attribute with, in each convention",
+        )
+        for helper in ("_set_db_system", "_set_db_name", "_set_db_statement")
     ),
 )
 
@@ -661,6 +728,7 @@ _OTLP_TLS = (
 
 PRIVATE_SYMBOLS: tuple[PrivateSymbol, ...] = (
     *_SERVER_SPAN_MIDDLEWARE,
+    *_DB_SPANS,
     *_SPAN_ENCODER,
     *_OTLP_EXPORTERS,
     *_TALLIED_HISTOGRAM,

@@ -1,7 +1,9 @@
 """Database statements in a trace the sampler dropped run without a span of their own
-(telemetry.fastpath.db_spans); in a kept trace they get the stock span, and where the
-sampler would not follow the dropped parent the stock method decides. In-process, the real
-SDK, the policy sampler and real sqlite3 and psycopg connections, spans read from memory."""
+(telemetry.fastpath.db_spans); in a kept trace they get the span the stock method gives them
+(name, attributes, status and exception event, held against it side by side) from a cache
+per statement, and where the sampler would not follow the dropped parent it is asked. In
+process, the real SDK, the policy sampler and real sqlite3 and psycopg connections, spans
+read from memory."""
 
 from __future__ import annotations
 
@@ -98,37 +100,140 @@ def test_a_dropped_trace_runs_its_statements_without_spans(
     assert stock_calls == [] and client_spans(otel) == []
 
 
+def described(span) -> dict:
+    """What a span says, but its ids and times."""
+    return {
+        "name": span.name,
+        "kind": span.kind,
+        "attributes": dict(span.attributes),
+        "status": (span.status.status_code, span.status.description),
+        "events": [(e.name, dict(e.attributes)) for e in span.events],
+    }
+
+
+def without_stacktrace(span_description: dict) -> dict:
+    # The stacktraces differ by the frames of the stock context manager.
+    for _, attributes in span_description["events"]:
+        attributes.pop("exception.stacktrace", None)
+    return span_description
+
+
+def run_statement_in_a_job(connect, statement: str, parameters=()):
+    """`statement` inside a consumer span; (the error it raised or None, the job's span)."""
+    tracer = trace.get_tracer("tests.db_spans")
+    connection = connect()
+    error = None
+    try:
+        with tracer.start_as_current_span("job", kind=SpanKind.CONSUMER) as job:
+            try:
+                connection.cursor().execute(statement, parameters)
+            except Exception as exc:
+                error = exc
+    finally:
+        connection.close()
+    return error, job
+
+
 @pytest.mark.parametrize(("connect", "placeholder"), CONNECTIONS)
-def test_a_kept_trace_gets_the_stock_span(
-    otel, sampling_policy, stock_calls, monkeypatch, connect, placeholder
+@pytest.mark.parametrize(
+    "statement",
+    ["SELECT 7 + {p}", "  select 1 -- trailing comment", "/* leading */ SELECT 2", "SELEC nope"],
+)
+def test_a_kept_trace_gets_the_stock_span_without_the_stock_method(
+    otel, sampling_policy, stock_calls, monkeypatch, connect, placeholder, statement
 ):
     sampling_policy(snapshot(1.0))
+    statement = statement.format(p=placeholder)
+    parameters = (35,) if placeholder in statement else ()
 
-    row, job = run_in_a_job(connect, placeholder)
-    (shortcut,) = client_spans(otel)
+    error, job = run_statement_in_a_job(connect, statement, parameters)
+    (ours,) = client_spans(otel)
     went_the_stock_way = list(stock_calls)
     otel.spans.clear()
     monkeypatch.setattr(CursorTracer, "traced_execution", db_spans._stock_traced_execution)
-    run_in_a_job(connect, placeholder)
+    stock_error, _ = run_statement_in_a_job(connect, statement, parameters)
     (stock,) = client_spans(otel)
 
-    assert row == (42,) and went_the_stock_way == [f"SELECT 7 + {placeholder}"]
-    assert shortcut.parent.span_id == job.get_span_context().span_id
-    assert (shortcut.name, dict(shortcut.attributes)) == (stock.name, dict(stock.attributes))
-    assert shortcut.attributes["db.statement"] == f"SELECT 7 + {placeholder}"
+    assert went_the_stock_way == []
+    assert type(error) is type(stock_error) and str(error) == str(stock_error)
+    assert ours.parent.span_id == job.get_span_context().span_id
+    assert without_stacktrace(described(ours)) == without_stacktrace(described(stock))
+    assert ours.attributes["db.statement"] == statement
+    if error is not None:  # the failing statement: an exception event and the error status
+        assert ours.status.status_code.name == "ERROR" and ours.events[0].name == "exception"
 
 
-def test_a_sampler_that_ignores_parents_gets_the_stock_method(
+def test_a_statement_is_described_once_per_connection_kind(otel, sampling_policy):
+    sampling_policy(snapshot(1.0))
+    db_spans._descriptions.clear()
+
+    for _ in range(3):
+        run_statement_in_a_job(sqlite_connection, "SELECT 11")
+
+    assert [key[0] for key in db_spans._descriptions] == ["SELECT 11"]
+    assert len(client_spans(otel)) == 3
+
+
+def test_the_description_cache_is_bounded(otel, sampling_policy, monkeypatch):
+    sampling_policy(snapshot(1.0))
+    monkeypatch.setattr(db_spans, "STATEMENT_CACHE_LIMIT", 3)
+    db_spans._descriptions.clear()
+
+    for number in range(5):
+        run_statement_in_a_job(sqlite_connection, f"SELECT {number}")
+
+    assert [key[0] for key in db_spans._descriptions] == ["SELECT 2", "SELECT 3", "SELECT 4"]
+
+
+def test_suppressed_instrumentation_starts_no_span(otel, sampling_policy, stock_calls):
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    sampling_policy(snapshot(1.0))
+    with suppress_instrumentation():
+        error, _ = run_statement_in_a_job(sqlite_connection, "SELECT 1")
+
+    assert error is None and client_spans(otel) == [] and stock_calls == []
+
+
+def test_captured_parameters_go_the_stock_way(otel, sampling_policy, stock_calls, monkeypatch):
+    sampling_policy(snapshot(1.0))
+    connection = sqlite_connection()
+    try:
+        cursor = connection.cursor()
+        tracer = cursor._self_cursor_tracer if hasattr(cursor, "_self_cursor_tracer") else None
+        if tracer is None:
+            pytest.skip("the instrumented cursor keeps its tracer elsewhere in this version")
+        monkeypatch.setattr(tracer._db_api_integration, "capture_parameters", True)
+        with trace.get_tracer("tests.db_spans").start_as_current_span("job"):
+            cursor.execute("SELECT 1 + ?", (2,))
+    finally:
+        connection.close()
+
+    assert stock_calls == ["SELECT 1 + ?"]
+    (span,) = client_spans(otel)
+    assert span.attributes["db.statement.parameters"] == "(2,)"
+
+
+def test_a_sampler_that_ignores_parents_is_asked_for_the_span(
     otel, sampling_policy, stock_calls, monkeypatch
 ):
     sampling_policy(snapshot(0.0))
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     provider = TracerProvider(sampler=PolicySampler(policy=lambda: ENV_POLICY))
     assert db_spans.skip_spans_in_dropped_traces(provider, "http")
+    started: list[str] = []
+    kept_execution = db_spans._kept_execution
+
+    def counting(tracer, described, query_method, args, kwargs):
+        started.append(args[0])
+        return kept_execution(tracer, described, query_method, args, kwargs)
+
+    monkeypatch.setattr(db_spans, "_kept_execution", counting)
 
     run_in_a_job(sqlite_connection, "?")
 
-    assert stock_calls == ["SELECT 7 + ?"]
+    # Not skipped in the dropped trace: the span is started, and its tracer's sampler decides.
+    assert started == ["SELECT 7 + ?"] and stock_calls == []
 
 
 def test_not_installed_where_it_does_not_apply():
