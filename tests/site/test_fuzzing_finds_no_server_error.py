@@ -54,8 +54,12 @@ def test_fuzzing_the_api_finds_no_500(stack, tmp_path):
             "examples,coverage,fuzzing",
             "--seed",
             "20261125",
+            # One worker: with two, hypothesis describes its filters with ast.parse in two
+            # threads at once, which on CPython 3.11 can fail with "AST constructor recursion
+            # depth mismatch" (python/cpython#106905, fixed in 3.12): a runtime error of the
+            # tool, not of the API, that failed a CI pass.
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "20",
             "-H",
