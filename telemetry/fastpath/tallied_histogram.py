@@ -227,11 +227,28 @@ class _ReaderTally:
         return points
 
 
-def exponential_histograms_preferred() -> bool:
-    """Whether this process asks for exponential histograms: a tallied one has explicit
-    buckets only, so such a process gets the SDK's own."""
+def _exponential_histograms_preferred() -> bool:
     preference = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "")
     return preference.strip().lower() == "base2_exponential_bucket_histogram"
+
+
+def histogram_for(
+    meter,
+    scope: InstrumentationScope,
+    tally: bool,
+    name: str,
+    unit: str = "",
+    description: str = "",
+    boundaries: Sequence[float] | None = None,
+):
+    """This process's TalliedHistogram for `name` in `scope` when `tally`, else `meter`'s own
+    histogram. A tallied one has explicit buckets only: a process asking for exponential ones
+    (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION) gets the SDK's."""
+    if not tally or _exponential_histograms_preferred():
+        return meter.create_histogram(
+            name, unit=unit, description=description, explicit_bucket_boundaries_advisory=boundaries
+        )
+    return tallied_histogram(scope, name, unit, description, boundaries)
 
 
 class TallyReportingMeterProvider(MeterProvider):
@@ -340,15 +357,9 @@ class _HistogramTallyingMeter:
         description: str = "",
         explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
     ):
-        if name not in self._tallied or exponential_histograms_preferred():
-            return self._meter.create_histogram(
-                name,
-                unit=unit,
-                description=description,
-                explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory,
-            )
+        tally = name in self._tallied
         boundaries = explicit_bucket_boundaries_advisory
-        return tallied_histogram(self._scope, name, unit, description, boundaries)
+        return histogram_for(self._meter, self._scope, tally, name, unit, description, boundaries)
 
     def __getattr__(self, name: str):
         return getattr(self._meter, name)

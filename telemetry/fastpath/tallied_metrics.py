@@ -15,8 +15,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from telemetry.fastpath.tallied_histogram import (
     TallyReportingMeterProvider,
-    exponential_histograms_preferred,
-    tallied_histogram,
+    histogram_for,
 )
 
 logger = logging.getLogger(__name__)
@@ -131,18 +130,11 @@ class _TalliedMeter:
         description: str = "",
         explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
     ):
-        # A tallied histogram reaches the readers only through a TallyReportingMeterProvider,
-        # and has explicit buckets only: a process asking for exponential ones gets the SDK's.
+        # A tallied histogram reaches the readers only through a TallyReportingMeterProvider.
         reported = isinstance(metrics.get_meter_provider(), TallyReportingMeterProvider)
-        if not (reported and self._tallied(name)) or exponential_histograms_preferred():
-            return self._meter.create_histogram(
-                name,
-                unit=unit,
-                description=description,
-                explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory,
-            )
+        tally = reported and self._tallied(name)
         boundaries = explicit_bucket_boundaries_advisory
-        return tallied_histogram(self._scope, name, unit, description, boundaries)
+        return histogram_for(self._meter, self._scope, tally, name, unit, description, boundaries)
 
     def __getattr__(self, name: str):
         return getattr(self._meter, name)
