@@ -47,16 +47,10 @@ from opentelemetry.instrumentation._semconv import (
 from opentelemetry.instrumentation.dbapi import CursorTracer
 from opentelemetry.instrumentation.psycopg import CursorTracer as PsycopgCursorTracer
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import (
-    SpanKind,
-    Status,
-    StatusCode,
-    TracerProvider,
-    get_current_span,
-    set_span_in_context,
-)
+from opentelemetry.trace import SpanKind, TracerProvider, get_current_span, set_span_in_context
 
 from telemetry.fastpath.plain_attributes import set_plain_attributes
+from telemetry.fastpath.span_failures import mark_failed
 from telemetry.sampling.sampler import PolicySampler
 
 # Statements (and connection kinds) whose span name and attributes are remembered: an
@@ -181,9 +175,7 @@ def _kept_execution(tracer: CursorTracer, described, query_method, args, kwargs)
         finally:
             detach(token)
     except Exception as exc:  # as use_span: not BaseException (GeneratorExit, ...)
-        if span.is_recording():
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        mark_failed(span, exc)
         raise
     finally:
         span.end()

@@ -69,6 +69,7 @@ from opentelemetry.util.http import (
 )
 
 from telemetry.fastpath.plain_attributes import set_plain_attributes
+from telemetry.fastpath.span_failures import mark_failed
 from telemetry.fastpath.trace_ids import DecidedTraceIds
 from telemetry.sampling.policy import current_policy
 
@@ -253,7 +254,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             self._duration_histogram_new.record(max(default_timer() - started, 0), attributes)
             return response
         except Exception as exc:  # outside the views (those become 500 responses first)
-            _mark_failed(span, exc)
+            mark_failed(span, exc)
             raise
         finally:
             self._active_request_counter.add(-1, in_flight)
@@ -358,7 +359,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
                     span.set_attributes(custom_attributes)
             exception = request.META.pop(self._environ_exception_key, None)
             if exception is not None:
-                _mark_failed(span, exception)
+                mark_failed(span, exception)
         else:  # what add_response_attributes gives the metric, without a span to set
             attributes[HTTP_RESPONSE_STATUS_CODE] = status
             if http_status_to_status_code(status, server_span=True) is StatusCode.ERROR:
@@ -422,10 +423,3 @@ def _set_traceresponse(response: HttpResponse, context: SpanContext) -> None:
     for name, added in ((_TRACERESPONSE, value), (_EXPOSE_HEADERS, _TRACERESPONSE)):
         old = headers.get(name)
         headers[name] = f"{old}, {added}" if old else added
-
-
-def _mark_failed(span: Span, exception: BaseException) -> None:
-    """What the instrumentation's use_span does with an exception: an event and the status."""
-    if span.is_recording():
-        span.record_exception(exception)
-        span.set_status(Status(StatusCode.ERROR, f"{type(exception).__name__}: {exception}"))
