@@ -10,6 +10,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init
 
+from common.worker_connections import keep_connections_between_tasks
 from telemetry.pipeline.celery_hooks import connect_worker_signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observability_site.settings")
@@ -19,6 +20,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Each pool process builds its telemetry after fork and flushes it when it stops.
 connect_worker_signals()
+# Database connections outlive a task, as they outlive a request (CELERY_DB_REUSE_MAX).
+keep_connections_between_tasks()
 
 
 @worker_process_init.connect(weak=False, dispatch_uid="observability_site.freeze")

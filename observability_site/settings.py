@@ -308,6 +308,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 CELERY_TASK_DEFAULT_QUEUE = envstr("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A worker keeps its database connections from task to task (common.worker_connections), as
+# the web server keeps them from request to request (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+# Celery's Django fix-up still closes them every this many tasks. 0 restores Celery's
+# default: a new connection for every task.
+CELERY_DB_REUSE_MAX = envint("CELERY_DB_REUSE_MAX", 1000, minimum=0)
 # Celery beat (`celery -A observability_site beat`, one per deployment) sends the job
 # sweeper on this schedule: jobs whose worker or message was lost are re-queued or failed.
 PROCESSING_SWEEP_INTERVAL_SECONDS = envfloat("PROCESSING_SWEEP_INTERVAL_SECONDS", 30.0, minimum=1)

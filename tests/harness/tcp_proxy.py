@@ -20,6 +20,8 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        # Connections relayed so far: how often the service behind it connected.
+        self.accepted = 0
 
     def start(self) -> None:
         listener = socket.socket()
@@ -58,6 +60,7 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._conns += [client, upstream]
+                self.accepted += 1
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
 
