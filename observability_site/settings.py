@@ -385,6 +385,9 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # django-axes logs attempted emails at INFO and WARNING (users.login logs lockouts).
         "axes": {"level": "ERROR"},
+        # httpx logs every request at INFO ("HTTP Request: POST ..."): the client span and
+        # http.client.request.duration already record each call; its warnings still show.
+        "httpx": {"level": "WARNING"},
         # The exporters' retry chatter while a collector is down: one warning is enough.
         "opentelemetry": {"level": "ERROR"},
         "opentelemetry.sdk": {"level": "WARNING"},

@@ -103,6 +103,8 @@ def test_one_trace_spans_the_request_the_worker_and_the_downstream_call(collecto
         ),
     )
     logs = {log["body"]: log for log in received.logs_in(trace_id)}
+    # The downstream call is in the trace as its client span, not also as httpx's INFO line.
+    assert not [body for body in logs if body.startswith("HTTP Request:")], sorted(logs)
     assert logs["job queued"]["span_id"] in {s["span_id"] for s in spans}
     assert logs["processing data"]["span_id"] == task["span_id"]
     assert logs["job succeeded"]["resource"]["process.parent_pid"] == worker_pid
