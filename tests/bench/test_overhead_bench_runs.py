@@ -52,7 +52,8 @@ def test_it_runs_real_jobs_through_a_worker_per_mode(stack):
 
 def test_it_runs_job_chains_in_process_as_the_instruction_count_does(stack, collector):
     """What --worker --instructions counts under cachegrind, run natively: each job's chain
-    through Celery's task tracer, to success, with the consumer spans of both tasks."""
+    through the tracer a worker runs a task with, to success, with the consumer spans of
+    both tasks."""
     downstream = stack.start_web(OTEL_SDK_DISABLED="true", GUNICORN_WORKERS="1")
     env = {
         **stack.env,
