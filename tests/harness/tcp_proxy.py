@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -71,3 +72,14 @@ class TcpProxy:
                 dst.sendall(data)
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
+
+
+def relayed(url: str, default_port: int) -> tuple[TcpProxy, str]:
+    """A started relay to the server of `url` (a database's or a broker's), and the same URL
+    pointing at the relay: its credentials, path and query kept."""
+    parts = urlsplit(url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or default_port)
+    proxy.start()
+    credentials, at, _ = parts.netloc.rpartition("@")
+    via_proxy = urlunsplit(parts._replace(netloc=f"{credentials}{at}127.0.0.1:{proxy.port}"))
+    return proxy, via_proxy

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from tests.harness.downstreams import scripted_downstream
 from tests.harness.servers import api_token
-from tests.harness.tcp_proxy import TcpProxy
+from tests.harness.tcp_proxy import relayed
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,10 +24,7 @@ pytestmark = [
 
 
 def test_a_processed_job_whose_follow_up_cannot_be_queued_still_succeeds(stack):
-    broker = urlsplit(stack.env["CELERY_BROKER_URL"])
-    proxy = TcpProxy(broker.hostname, broker.port or 6379)
-    proxy.start()
-    via_proxy = urlunsplit(broker._replace(netloc=f"127.0.0.1:{proxy.port}"))
+    proxy, via_proxy = relayed(stack.env["CELERY_BROKER_URL"], 6379)
     base_url = stack.start_web()
     with scripted_downstream(delay=4.0) as downstream:
         stack.start_worker(

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from tests.harness.servers import api_token
-from tests.harness.tcp_proxy import TcpProxy
+from tests.harness.tcp_proxy import relayed
 
 pytestmark = [
     pytest.mark.e2e,
@@ -30,10 +29,7 @@ BOUND_SECONDS = 180
 
 
 def test_every_accepted_job_ends_final_after_a_database_outage(stack):
-    db_url = urlsplit(stack.env["DATABASE_URL"])
-    proxy = TcpProxy(db_url.hostname, db_url.port or 5432)
-    proxy.start()
-    via_proxy = urlunsplit(db_url._replace(netloc=f"{db_url.username}@127.0.0.1:{proxy.port}"))
+    proxy, via_proxy = relayed(stack.env["DATABASE_URL"], 5432)
     base_url = stack.start_web()
     token = api_token(base_url, stack)
     client = httpx.Client(

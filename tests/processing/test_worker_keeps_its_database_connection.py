@@ -8,14 +8,13 @@ Celery's Django fix-up alone would connect twice a job (16 connections for these
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 
 from tests.harness.jobs import wait_for_job
 from tests.harness.servers import api_token
-from tests.harness.tcp_proxy import TcpProxy
+from tests.harness.tcp_proxy import relayed
 
 pytestmark = [
     pytest.mark.e2e,
@@ -30,12 +29,9 @@ JOBS = 8
 
 
 @pytest.fixture
-def relayed(stack):
+def behind_a_relay(stack):
     """The stack's web server, and its worker connected to PostgreSQL through a relay."""
-    db_url = urlsplit(stack.env["DATABASE_URL"])
-    proxy = TcpProxy(db_url.hostname, db_url.port or 5432)
-    proxy.start()
-    via_proxy = urlunsplit(db_url._replace(netloc=f"{db_url.username}@127.0.0.1:{proxy.port}"))
+    proxy, via_proxy = relayed(stack.env["DATABASE_URL"], 5432)
     base_url = stack.start_web()
     worker = stack.start_worker(concurrency=1, DATABASE_URL=via_proxy)
     token = api_token(base_url, stack)
@@ -56,8 +52,8 @@ def run_jobs(client: httpx.Client, count: int, what: str) -> list[dict]:
     return [wait_for_job(client, url) for url in urls]
 
 
-def test_jobs_share_one_connection(relayed, stack):
-    proxy, client, _ = relayed
+def test_jobs_share_one_connection(behind_a_relay, stack):
+    proxy, client, _ = behind_a_relay
     run_jobs(client, 1, "warm-up")  # the pool process's first connection
     before = proxy.accepted
 
@@ -68,8 +64,10 @@ def test_jobs_share_one_connection(relayed, stack):
     assert proxy.accepted - before <= 1, f"{proxy.accepted - before} connections for {JOBS} jobs"
 
 
-def test_a_connection_dropped_between_jobs_is_replaced_without_a_failed_attempt(relayed, stack):
-    proxy, client, worker = relayed
+def test_a_connection_dropped_between_jobs_is_replaced_without_a_failed_attempt(
+    behind_a_relay, stack
+):
+    proxy, client, worker = behind_a_relay
     run_jobs(client, 1, "before the drop")
     # The database ends the idle connection (a restart, a failover, an idle timeout): the
     # relay breaks it and listens again on the same port.
