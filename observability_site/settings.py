@@ -361,6 +361,20 @@ LOG_LEVEL = envstr("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = envstr("LOG_FORMAT", "json").lower()
 if LOG_FORMAT not in ("json", "plain"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
+# Celery logs every task's receipt and success at INFO ("Task processing.process_job[...]
+# succeeded in 0.01s: <its return value>"): the consumer span already records both, the
+# processing app logs each job's own steps, and the return value is the job's result, user
+# data copied into the log pipeline. WARNING keeps Celery's failures and rejections (and
+# skips building the lines: Celery checks the level once per task type); INFO brings the
+# per-task lines back. Each was one of a job's log records, about 0.3 million
+# instructions apiece (docs/overhead.md, round nine).
+CELERY_TASK_LOG_LEVEL = envstr("CELERY_TASK_LOG_LEVEL", "WARNING").upper()
+if CELERY_TASK_LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured(
+        "CELERY_TASK_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
+        f"got {CELERY_TASK_LOG_LEVEL!r}"
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -388,6 +402,9 @@ LOGGING = {
         # httpx logs every request at INFO ("HTTP Request: POST ..."): the client span and
         # http.client.request.duration already record each call; its warnings still show.
         "httpx": {"level": "WARNING"},
+        # Celery's per-task lines (received; succeeded, retried, ignored): see above.
+        "celery.app.trace": {"level": CELERY_TASK_LOG_LEVEL},
+        "celery.worker.strategy": {"level": CELERY_TASK_LOG_LEVEL},
         # The exporters' retry chatter while a collector is down: one warning is enough.
         "opentelemetry": {"level": "ERROR"},
         "opentelemetry.sdk": {"level": "WARNING"},

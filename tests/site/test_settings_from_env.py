@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from common.env import envbool, envfloat, envint, envlist, envsecret
+from tests.paths import REPO_ROOT
 
 
 def test_it_reads_typed_values(monkeypatch):
@@ -49,3 +54,20 @@ def test_a_secret_can_come_from_a_file(monkeypatch, tmp_path):
     monkeypatch.setenv("X_SECRET_FILE", str(tmp_path / "missing"))
     with pytest.raises(ImproperlyConfigured, match="X_SECRET_FILE"):
         envsecret("X_SECRET")
+
+
+def test_a_bad_celery_task_log_level_stops_start_up_naming_the_variable():
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "observability_site.settings",
+            "CELERY_TASK_LOG_LEVEL": "loud",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "CELERY_TASK_LOG_LEVEL must be" in done.stderr and "'LOUD'" in done.stderr
