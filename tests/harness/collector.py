@@ -293,12 +293,27 @@ def _accepts(port: int, host: str = "127.0.0.1") -> bool:
 
 @contextlib.contextmanager
 def running_collector(log_dir: Path) -> Iterator[Collector]:
-    collector = Collector(log_dir=log_dir)
-    collector.start()
+    collector = _started_on_free_ports(log_dir)
     try:
         yield collector
     finally:
         collector.stop()
+
+
+def _started_on_free_ports(log_dir: Path, attempts: int = 3) -> Collector:
+    """A collector on ports free a moment ago: between free_port() closing its socket and
+    rotel binding, the port can be taken (an outgoing connection's ephemeral port: CI saw
+    "Address already in use"). No one knows the ports yet, so new ones are as good."""
+    for attempt in range(attempts):
+        collector = Collector(log_dir=log_dir)
+        try:
+            collector.start()
+            return collector
+        except AssertionError:
+            collector.stop()
+            if "Address already in use" not in collector.output() or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def otlp_env(collector: Collector, **extra: str) -> dict[str, str]:
