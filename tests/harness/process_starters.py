@@ -31,7 +31,9 @@ PROCESS_STARTERS = {
             "admin_session",
         }
     ),
-    "tests.harness.collector": frozenset({"Collector", "running_collector"}),
+    "tests.harness.collector": frozenset(
+        {"Collector", "running_collector", "_started_on_free_ports"}
+    ),
     "tests.harness.prometheus": frozenset({"start_prometheus"}),
     "tests.harness.alertmanager": frozenset({"start_alertmanager"}),
     "tests.harness.browser": frozenset({"headless_chromium"}),
