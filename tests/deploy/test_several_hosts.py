@@ -14,7 +14,6 @@ after it gets a new set of hosts).
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
 import time
@@ -32,6 +31,7 @@ from tests.harness import several_hosts as harness
 from tests.harness.collector import Received, spans_named, start_seconds
 from tests.harness.haproxy import SERVED_BY
 from tests.harness.jobs import wait_for_job
+from tests.harness.log_lines import json_records
 from tests.harness.prometheus import OTEL_JOB, query
 from tests.harness.servers import admin_session, api_token
 from tests.harness.telemetry_fixtures import new_traceparent
@@ -432,7 +432,7 @@ def test_when_web_host_a_dies_mid_load_b_takes_over_and_every_accepted_job_finis
     while True:
         finished = Counter(
             record.get("job_id")
-            for record in _log_records(hosts.worker.output())
+            for record in json_records(hosts.worker.output())
             if record.get("message") == "job succeeded"
         )
         if all(finished[j] for j in jobs) or time.monotonic() > deadline:
@@ -454,14 +454,3 @@ def test_when_web_host_a_dies_mid_load_b_takes_over_and_every_accepted_job_finis
         f"failures (sent s after the kill, took s): "
         f"{[(round(r['sent'] - killed_at, 2), round(r['done'] - r['sent'], 2)) for r in refused]}"
     )
-
-
-def _log_records(text: str) -> list[dict]:
-    records = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records

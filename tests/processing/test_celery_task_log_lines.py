@@ -5,30 +5,18 @@ return value is the job's result (settings.CELERY_TASK_LOG_LEVEL)."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import httpx
 import pytest
 
 from tests.harness.jobs import wait_for_job
+from tests.harness.log_lines import json_records
 from tests.harness.servers import api_token
 
 pytestmark = pytest.mark.e2e
 
 CELERY_TASK_LOGGERS = {"celery.app.trace", "celery.worker.strategy"}
-
-
-def _records(output: str) -> list[dict]:
-    """The worker's JSON log lines (Celery's banner and anything not JSON left out)."""
-    records = []
-    for line in output.splitlines():
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return records
 
 
 def _run_jobs(stack, count: int, **worker_env: str) -> list[dict]:
@@ -48,7 +36,7 @@ def _run_jobs(stack, count: int, **worker_env: str) -> list[dict]:
             assert job["status"] == "succeeded", stack.logs()
     deadline = time.monotonic() + 30
     while True:
-        records = _records(worker.output())
+        records = json_records(worker.output())
         if sum(r["message"] == "processing data" for r in records) >= count:
             return records
         assert time.monotonic() < deadline, worker.output()

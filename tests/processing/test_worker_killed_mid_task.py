@@ -4,7 +4,6 @@ attempts belong to the request's trace."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -13,20 +12,10 @@ import httpx
 import pytest
 
 from tests.harness.downstreams import scripted_downstream
+from tests.harness.log_lines import json_records
 from tests.harness.servers import api_token
 
 pytestmark = pytest.mark.e2e
-
-
-def log_records(text: str) -> list[dict]:
-    records = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
-    return records
 
 
 def test_a_job_whose_worker_child_is_killed_is_redelivered_and_finishes_once(stack):
@@ -40,7 +29,7 @@ def test_a_job_whose_worker_child_is_killed_is_redelivered_and_finishes_once(sta
         queued = client.post("/api/jobs", json={"data": "survive a crash"}).json()
 
         assert downstream.started.wait(30), stack.logs()
-        [first] = [r for r in log_records(worker.output()) if r["message"] == "processing data"]
+        [first] = [r for r in json_records(worker.output()) if r["message"] == "processing data"]
         os.kill(first["pid"], signal.SIGKILL)  # the pool child that holds the task
 
         deadline = time.monotonic() + 60
@@ -51,7 +40,7 @@ def test_a_job_whose_worker_child_is_killed_is_redelivered_and_finishes_once(sta
     assert job["status"] == "succeeded", stack.logs()
     assert job["attempts"] == 2
     assert downstream.calls == 2
-    records = log_records(worker.output())
+    records = json_records(worker.output())
     attempts = [r for r in records if r["message"] == "processing data"]
     assert len(attempts) == 2
     assert attempts[1]["pid"] != first["pid"]

@@ -19,6 +19,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.harness.downstreams import serving
+from tests.harness.log_lines import json_records
 from tests.paths import REPO_ROOT
 
 CHILD = Path(__file__).with_name("serve_one_request.py")
@@ -88,14 +89,7 @@ class ChildRun:
 
     def log_messages(self) -> list[dict]:
         """The JSON log lines it wrote (stdout and stderr)."""
-        records = []
-        for line in self.output.splitlines():
-            if line.startswith("{"):
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-        return records
+        return json_records(self.output)
 
 
 @pytest.fixture(name="serve_in_child")
