@@ -68,6 +68,7 @@ from opentelemetry.util.http import (
     sanitize_method,
 )
 
+from telemetry.fastpath.excluded_urls import url_check
 from telemetry.fastpath.plain_attributes import set_plain_attributes
 from telemetry.fastpath.span_failures import mark_failed
 from telemetry.fastpath.trace_ids import DecidedTraceIds
@@ -216,13 +217,20 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         self._capture_response_headers = bool(
             os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE)
         )
+        self._checked_list: object = None
+        self._url_check = url_check(None)
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._async:
             return self._serve_async(request)  # type: ignore[return-value]  # awaited by Django
         if not self._lean or _is_asgi_request(request):
             return super().__call__(request)
-        if self._excluded_urls.url_disabled(_url_for_exclusion(request)):
+        # The list DjangoInstrumentor set last (an instrument() after this middleware was
+        # built replaces it), checked by its pattern's own search.
+        if self._excluded_urls is not self._checked_list:
+            self._checked_list = self._excluded_urls
+            self._url_check = url_check(self._excluded_urls)
+        if self._url_check(_url_for_exclusion(request)):
             setattr(request, _SERVED, False)
             return self.get_response(request)
         setattr(request, _SERVED, True)

@@ -54,7 +54,12 @@ def install(
     """Arrange settings.MIDDLEWARE (after DjangoInstrumentor inserted its middleware, by the
     path `stock_server_span`) and tell the probes middleware which URLs leave no trace.
     `server_span` is ours (fast paths on) or that same stock one."""
-    UntracedProbesMiddleware.excluded_urls = parse_excluded_urls(excluded_urls)
+    excluded = parse_excluded_urls(excluded_urls)
+    UntracedProbesMiddleware.url_excluded = excluded.url_disabled
+    if server_span == SERVER_SPAN:  # with the fast paths off, none of them is imported
+        from telemetry.fastpath.excluded_urls import url_check
+
+        UntracedProbesMiddleware.url_excluded = url_check(excluded)
     settings.MIDDLEWARE = arrange(
         list(settings.MIDDLEWARE), server_span=server_span, stock_server_span=stock_server_span
     )

@@ -12,14 +12,16 @@ from collections.abc import Callable
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from opentelemetry.instrumentation.utils import suppress_instrumentation
-from opentelemetry.util.http import ExcludeList
+
+# Truthy for an excluded URL: ExcludeList.url_disabled, or the same check made cheaper.
+UrlCheck = Callable[[str], object]
 
 
 class UntracedProbesMiddleware:
     """Runs the excluded URLs with every instrumentation suppressed, under a WSGI or an ASGI
     handler (in its own mode)."""
 
-    excluded_urls: ExcludeList | None = None  # set by telemetry.pipeline.middleware
+    url_excluded: UrlCheck | None = None  # set by telemetry.pipeline.middleware
     sync_capable = True
     async_capable = True
 
@@ -32,15 +34,15 @@ class UntracedProbesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._async:
             return self._acall(request)  # type: ignore[return-value]  # awaited by Django
-        excluded = type(self).excluded_urls
-        if excluded is not None and excluded.url_disabled(request.path):
+        excluded = type(self).url_excluded
+        if excluded is not None and excluded(request.path):
             with suppress_instrumentation():
                 return self.get_response(request)
         return self.get_response(request)
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        excluded = type(self).excluded_urls
-        if excluded is not None and excluded.url_disabled(request.path):
+        excluded = type(self).url_excluded
+        if excluded is not None and excluded(request.path):
             # Suppressed in the request's task context, which sync_to_async copies into the
             # thread of a synchronous view: its database calls stay untraced too.
             with suppress_instrumentation():
