@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable
 from timeit import default_timer
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -71,6 +72,7 @@ from opentelemetry.util.http import (
 from telemetry.fastpath.excluded_urls import url_check
 from telemetry.fastpath.plain_attributes import set_plain_attributes
 from telemetry.fastpath.span_failures import mark_failed
+from telemetry.fastpath.tallied_metrics import TalliedCounter
 from telemetry.fastpath.trace_ids import DecidedTraceIds
 from telemetry.sampling.policy import current_policy
 
@@ -107,11 +109,14 @@ def _url_for_exclusion(request: HttpRequest) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _request_basics(method: str, scheme: str, protocol: str) -> tuple[str, dict, dict, dict]:
+def _request_basics(
+    method: str, scheme: str, protocol: str, in_flight_counter: object
+) -> tuple[str, dict, dict, Callable[[int], None]]:
     """What every request with this method, scheme and protocol starts with: the span name
     (before its route is known), the span's start attributes, the duration metric's
-    attributes so far and the in-flight count's. Cached: there are few combinations
-    (unknown methods become _OTHER); callers copy the dicts they change."""
+    attributes so far, and how to count it in flight (`in_flight_counter`'s add, for its
+    attributes: a tally's running total for them, hashed once). Cached: there are few
+    combinations (unknown methods become _OTHER); callers copy the dicts they change."""
     mode = _StabilityMode.HTTP
     attributes: dict = {}
     _set_http_method(attributes, method, sanitize_method(method), mode)
@@ -124,7 +129,11 @@ def _request_basics(method: str, scheme: str, protocol: str) -> tuple[str, dict,
     name = "HTTP" if sanitized == "_OTHER" else sanitized
     duration = {k: v for k, v in attributes.items() if k in _DURATION_KEYS}
     in_flight = {k: v for k, v in attributes.items() if k in _IN_FLIGHT_KEYS}
-    return name, attributes, duration, in_flight
+    if isinstance(in_flight_counter, TalliedCounter):
+        count = in_flight_counter.bound(in_flight).add
+    else:  # the SDK's up-down counter (tallies off)
+        count = functools.partial(in_flight_counter.add, attributes=in_flight)
+    return name, attributes, duration, count
 
 
 # What collect_request_attributes reads that stays the same from request to request of one
@@ -235,10 +244,11 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             return self.get_response(request)
         setattr(request, _SERVED, True)
         meta = request.META
-        name, start_attributes, duration_attributes, in_flight = _request_basics(
+        name, start_attributes, duration_attributes, count_in_flight = _request_basics(
             meta.get("REQUEST_METHOD", ""),
             meta.get("wsgi.url_scheme", ""),
             meta.get("SERVER_PROTOCOL", ""),
+            self._active_request_counter,
         )
         if _names_spans_by_route():
             name = self._get_span_name(request)
@@ -248,7 +258,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         # The duration metric's attributes: the hooks add the route, the response its status.
         attributes = dict(duration_attributes)
         meta[self._environ_duration_attr_key] = attributes
-        self._active_request_counter.add(1, in_flight)
+        count_in_flight(1)
         token = attach(set_span_in_context(span, parent_context))
         try:
             if _DjangoMiddleware._otel_request_hook:
@@ -265,7 +275,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             mark_failed(span, exc)
             raise
         finally:
-            self._active_request_counter.add(-1, in_flight)
+            count_in_flight(-1)
             span.end()
             detach(token)
             if parent_token is not None:

@@ -51,6 +51,32 @@ class TalliedCounter:
         with self._lock:
             return [Observation(total, attributes) for total, attributes in self._totals.values()]
 
+    def bound(self, attributes: dict) -> BoundTally:
+        """The running total of one attribute set, for a caller that adds to that same set
+        again and again (the in-flight count of a kind of request): hashed once, here."""
+        key = frozenset(attributes.items())
+        with self._lock:
+            total = self._totals.setdefault(key, [0, dict(attributes)])
+        drops = self._drops if attributes.get("error.type") == "queue_full" else None
+        return BoundTally(self._lock, total, drops)
+
+
+class BoundTally:
+    """One attribute set's total in a TalliedCounter: add() is TalliedCounter.add for it."""
+
+    __slots__ = ("_drops", "_lock", "_total")
+
+    def __init__(self, lock: threading.Lock, total: list, drops: DropReport | None) -> None:
+        self._lock = lock
+        self._total = total
+        self._drops = drops
+
+    def add(self, amount: int) -> None:
+        with self._lock:
+            self._total[0] += amount
+        if self._drops is not None:
+            self._drops.dropped(amount)
+
 
 class DropReport:
     """What a full export queue dropped, logged at most once per REPORT_SECONDS.
