@@ -47,7 +47,7 @@ from opentelemetry.instrumentation.wsgi import (
     collect_request_attributes,
     wsgi_getter,
 )
-from opentelemetry.propagate import extract
+from opentelemetry.propagate import extract, get_global_textmap
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import (
@@ -97,6 +97,36 @@ def _names_spans_by_route() -> bool:
     """Whether the sampler needs the server span's route to decide (a sampling rule by
     route), so the span must be named by it when it starts."""
     return current_policy().decides_by_route
+
+
+# The global propagator last looked at, and the WSGI environ keys of the headers without
+# which it extracts nothing (None: it may read any header).
+_inbound: tuple[object, tuple[str, ...] | None] = (None, None)
+
+
+def _carries_no_context(meta: dict) -> bool:
+    """Whether extract(meta, getter=wsgi_getter) would return the current context as it is:
+    the global propagator says which headers it needs (telemetry.pipeline.inbound_context's
+    filter, over the W3C propagators) and the environ has none of them, by the keys
+    wsgi_getter reads. Most requests carry no trace context."""
+    global _inbound
+    propagator = get_global_textmap()
+    known, keys = _inbound
+    if known is not propagator:
+        headers = getattr(propagator, "context_headers", None)
+        keys = None if headers is None else tuple(_environ_key(name) for name in headers)
+        _inbound = (propagator, keys)
+    if keys is None:
+        return False
+    for key in keys:
+        if meta.get(key) is not None:  # wsgi_getter finds even an empty value
+            return False
+    return True
+
+
+def _environ_key(header: str) -> str:
+    """The WSGI environ key wsgi_getter reads a header from."""
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 def _url_for_exclusion(request: HttpRequest) -> str:
@@ -311,9 +341,12 @@ class ServerSpanMiddleware(_DjangoMiddleware):
                 attributes=attributes,
             )
             return span, None, token
-        parent_context = extract(meta, getter=wsgi_getter)
-        parent = get_current_span(parent_context).get_span_context()
-        root = not parent.is_valid
+        if _carries_no_context(meta):  # what extract would give: the current context
+            parent_context, parent, root = None, INVALID_SPAN_CONTEXT, True
+        else:
+            parent_context = extract(meta, getter=wsgi_getter)
+            parent = get_current_span(parent_context).get_span_context()
+            root = not parent.is_valid
         trace_id = ids.generate_trace_id() if root else parent.trace_id
         decided = tracer.sampler.should_sample(
             parent_context, trace_id, name, SpanKind.SERVER, attributes

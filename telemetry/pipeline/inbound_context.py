@@ -50,7 +50,10 @@ class InboundContextFilter(textmap.TextMapPropagator):
         self.inner = inner
         self.baggage_keys = frozenset(baggage_keys)
         self.tracestate_keys = frozenset(tracestate_keys)
-        self._context_headers = _headers_that_carry_context(inner)
+        # The headers without which the inner propagator extracts nothing (None: unknown,
+        # every extraction runs). Public: the server-span middleware asks the WSGI environ
+        # for them itself, before it would call extract at all.
+        self.context_headers = _headers_that_carry_context(inner)
 
     def extract(
         self,
@@ -59,7 +62,7 @@ class InboundContextFilter(textmap.TextMapPropagator):
         getter: textmap.Getter[textmap.CarrierT] = textmap.default_getter,
     ) -> Context:
         base = context if context is not None else get_current()
-        headers = self._context_headers
+        headers = self.context_headers
         if headers is not None and not any(getter.get(carrier, name) for name in headers):
             return base  # what the propagators would return: nothing to extract
         extracted = self.inner.extract(carrier, base, getter)

@@ -41,7 +41,7 @@ def _seen(context: Context) -> tuple:
 def test_the_shortcut_extracts_what_the_propagators_extract(carrier):
     shortcut = _filter()
     full = _filter()
-    full._context_headers = None  # every extraction runs the propagators
+    full.context_headers = None  # every extraction runs the propagators
     base = baggage.set_baggage("set.here", "1", Context())
 
     assert _seen(shortcut.extract(carrier, base)) == _seen(full.extract(carrier, base))
@@ -73,3 +73,33 @@ def test_another_propagator_is_run_for_every_carrier():
     context = filtered.extract({"x-tenant": "acme"}, Context())
 
     assert baggage.get_baggage("tenant", context) == "acme"
+
+
+def _environ(carrier: dict) -> dict:
+    """The WSGI environ a request with these headers arrives with."""
+    return {"HTTP_" + k.upper().replace("-", "_"): v for k, v in carrier.items()}
+
+
+@pytest.mark.parametrize("carrier", CARRIERS)
+def test_the_server_span_skips_extract_only_where_it_would_give_the_context_back(carrier):
+    from opentelemetry import propagate
+    from opentelemetry.instrumentation.wsgi import wsgi_getter
+
+    from telemetry.fastpath.server_span import _carries_no_context
+
+    before = propagate.get_global_textmap()
+    propagate.set_global_textmap(_filter())
+    try:
+        environ = _environ(carrier)
+        skipped = _carries_no_context(environ)
+        # Skipped exactly where the filter answers "nothing to extract" itself: an empty
+        # header still goes through the propagators, as wsgi_getter finds it.
+        assert skipped == all(name not in carrier for name in ("traceparent", "baggage"))
+        if skipped:
+            base = baggage.set_baggage("set.here", "1", Context())
+            assert propagate.extract(environ, base, getter=wsgi_getter) is base
+        # Any other propagator may read any header: never skipped.
+        propagate.set_global_textmap(TraceContextTextMapPropagator())
+        assert _carries_no_context(environ) is False
+    finally:
+        propagate.set_global_textmap(before)
