@@ -93,12 +93,6 @@ _TRACERESPONSE = "traceresponse"
 _EXPOSE_HEADERS = _HTTP_HEADER_ACCESS_CONTROL_EXPOSE_HEADERS
 
 
-def _names_spans_by_route() -> bool:
-    """Whether the sampler needs the server span's route to decide (a sampling rule by
-    route), so the span must be named by it when it starts."""
-    return current_policy().decides_by_route
-
-
 # The global propagator last looked at, and the WSGI environ keys of the headers without
 # which it extracts nothing (None: it may read any header).
 _inbound: tuple[object, tuple[str, ...] | None] = (None, None)
@@ -280,7 +274,8 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             meta.get("SERVER_PROTOCOL", ""),
             self._active_request_counter,
         )
-        if _names_spans_by_route():
+        # A sampling rule by route decides on the span's name: then it starts named by it.
+        if current_policy().decides_by_route:
             name = self._get_span_name(request)
         span, parent_context, parent_token = self._start_span(name, meta, start_attributes)
         if span.is_recording():
@@ -387,7 +382,7 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         return self.process_response(request, response)
 
     async def _process_view_async(self, request, view_func, *args, **kwargs):
-        return self._process_view(request, view_func, *args, **kwargs)
+        return ServerSpanMiddleware.process_view(self, request, view_func, *args, **kwargs)
 
     def _add_request_attributes(self, span: Span, request: HttpRequest) -> None:
         attributes = _request_attributes(request.META)
@@ -429,9 +424,6 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             logger.exception("Exception raised by %s", getattr(hook, "__name__", hook))
 
     def process_view(self, request, view_func, *args, **kwargs):
-        return self._process_view(request, view_func, *args, **kwargs)
-
-    def _process_view(self, request, view_func, *args, **kwargs):
         if getattr(request, _SERVED, None) is None:
             return super().process_view(request, view_func, *args, **kwargs)
         return None  # the response hook names the span and the metric by the route template
