@@ -28,17 +28,12 @@ import pytest
 import yaml
 
 from tests.deploy.nginx_conf import ROOT, TEMPLATE, parse, render, walk
+from tests.harness.servers import free_port
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 needs_nginx = pytest.mark.skipif(
     NGINX is None, reason="nginx is not installed (Debian package `nginx`; scripts/test.sh)"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rendered_tree() -> list:

@@ -302,8 +302,9 @@ def running_collector(log_dir: Path) -> Iterator[Collector]:
 
 def _started_on_free_ports(log_dir: Path, attempts: int = 3) -> Collector:
     """A collector on ports free a moment ago: between free_port() closing its socket and
-    rotel binding, the port can be taken (an outgoing connection's ephemeral port: CI saw
-    "Address already in use"). No one knows the ports yet, so new ones are as good."""
+    rotel binding, another process on the machine can still bind the port (CI saw "Address
+    already in use" when free_port() still handed out ephemeral ports). No one knows the
+    ports yet, so new ones are as good."""
     for attempt in range(attempts):
         collector = Collector(log_dir=log_dir)
         try:

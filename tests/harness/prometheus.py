@@ -10,8 +10,6 @@ http_server_request_duration_seconds_*), so what the tests query is what product
 
 from __future__ import annotations
 
-import random
-import socket
 import time
 from pathlib import Path
 
@@ -37,34 +35,6 @@ def otel_scrape_env(ports: list[int]) -> dict[str, str]:
         "OTEL_METRICS_EXPORTER": "prometheus",
         "OTEL_EXPORTER_PROMETHEUS_PORT": f"{min(ports)}-{max(ports)}",
     }
-
-
-def free_port_range(count: int) -> list[int]:
-    """COUNT adjacent free ports on 127.0.0.1, below the kernel's ephemeral range: a port
-    there is never a client connection's local port, so a busy machine (a benchmark's wrk
-    against a sync worker leaves tens of thousands of connections in TIME_WAIT, each
-    holding an ephemeral port) cannot block it. Checked as the servers bind, with
-    SO_REUSEADDR (a previous server's TIME_WAIT on a port does not stop a new listener)."""
-    low = _ephemeral_low()
-    for _ in range(200):
-        first = random.randrange(10_000, max(10_001, low - count))
-        ports = list(range(first, first + count))
-        try:
-            for port in ports:
-                with socket.socket() as probe:
-                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return ports
-    raise AssertionError(f"no {count} adjacent free ports")
-
-
-def _ephemeral_low() -> int:
-    try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
 
 
 def prometheus_config(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -35,9 +36,48 @@ CELERY_APP = "observability_site"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port on 127.0.0.1 free now, for a server this test starts (free_port_range)."""
+    return free_port_range(1)[0]
+
+
+# Every port handed out in this process: a server may not have bound its port yet when the
+# next one is asked for. Cleared when large (the range holds over 20,000 ports).
+_handed_out: set[int] = set()
+
+
+def free_port_range(count: int) -> list[int]:
+    """COUNT adjacent free ports on 127.0.0.1, below the kernel's ephemeral range, none handed
+    out before in this process. Below that range a port is never an outgoing connection's
+    local port: a port the kernel picks (bind to port 0) is one, so between the probe closing
+    it and the server binding it, any connection (a benchmark's wrk leaves tens of thousands
+    in TIME_WAIT, each holding one) could take it ("Address already in use" in CI). Checked
+    as the servers bind, with SO_REUSEADDR (a previous server's TIME_WAIT on a port does not
+    stop a new listener)."""
+    low = _ephemeral_low()
+    if len(_handed_out) > 5000:
+        _handed_out.clear()
+    for _ in range(200):
+        first = random.randrange(10_000, max(10_001, low - count))
+        ports = list(range(first, first + count))
+        if _handed_out.intersection(ports):
+            continue
+        try:
+            for port in ports:
+                with socket.socket() as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _handed_out.update(ports)
+        return ports
+    raise AssertionError(f"no {count} adjacent free ports")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 @dataclass

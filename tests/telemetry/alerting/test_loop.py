@@ -30,15 +30,8 @@ from tests.harness.alertmanager import (
     receiving_sink,
     start_alertmanager,
 )
-from tests.harness.prometheus import (
-    OTEL_JOB,
-    PROMETHEUS,
-    free_port_range,
-    otel_scrape_env,
-    query,
-    start_prometheus,
-)
-from tests.harness.servers import Stack, api_token, free_port, manage
+from tests.harness.prometheus import OTEL_JOB, PROMETHEUS, otel_scrape_env, query, start_prometheus
+from tests.harness.servers import Stack, api_token, free_port, free_port_range, manage
 
 pytestmark = pytest.mark.e2e
 

@@ -31,12 +31,11 @@ from tests.harness.prometheus import (
     ALERTMANAGER_JOB,
     OTEL_JOB,
     PROMETHEUS,
-    free_port_range,
     loaded_rules,
     otel_scrape_env,
     start_prometheus,
 )
-from tests.harness.servers import admin_session, api_token, free_port
+from tests.harness.servers import admin_session, api_token, free_port, free_port_range
 
 pytestmark = pytest.mark.e2e
 

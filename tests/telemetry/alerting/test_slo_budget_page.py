@@ -14,13 +14,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.harness.prometheus import (
-    OTEL_JOB,
-    free_port_range,
-    otel_scrape_env,
-    start_prometheus,
-)
-from tests.harness.servers import admin_session, api_token, free_port
+from tests.harness.prometheus import OTEL_JOB, otel_scrape_env, start_prometheus
+from tests.harness.servers import admin_session, api_token, free_port, free_port_range
 
 pytestmark = pytest.mark.e2e
 

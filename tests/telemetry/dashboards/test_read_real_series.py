@@ -33,13 +33,12 @@ from tests.harness.collector import Collector
 from tests.harness.prometheus import (
     ALERTMANAGER_JOB,
     OTEL_JOB,
-    free_port_range,
     otel_scrape_env,
     query,
     series_names,
     start_prometheus,
 )
-from tests.harness.servers import api_token, free_port, manage
+from tests.harness.servers import api_token, free_port, free_port_range, manage
 from tests.paths import REPO_ROOT
 
 # Grafana variables, as Grafana would fill them for a short range with 1s scrapes.

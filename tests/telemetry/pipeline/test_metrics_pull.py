@@ -12,8 +12,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from telemetry.pipeline.config import load_config
 from telemetry.pipeline.metrics_pull import start_reader
-from tests.harness.prometheus import free_port_range
-from tests.harness.servers import free_port
+from tests.harness.servers import free_port, free_port_range
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from telemetry.pipeline import scrape_targets
-from tests.harness.prometheus import OTEL_JOB, free_port_range, otel_scrape_env, start_prometheus
+from tests.harness.prometheus import OTEL_JOB, otel_scrape_env, start_prometheus
+from tests.harness.servers import free_port_range
 
 pytestmark = pytest.mark.e2e
 
