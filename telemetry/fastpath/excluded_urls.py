@@ -14,17 +14,16 @@ from collections.abc import Callable
 
 from opentelemetry.util.http import ExcludeList
 
-UrlCheck = Callable[[str], object]  # truthy when the URL is excluded
-
 
 def _never(url: str) -> bool:
     return False
 
 
-def url_check(excluded: ExcludeList | None) -> UrlCheck:
-    """What `excluded.url_disabled` answers, as a callable: the compiled pattern's search
-    (a match object or None), `_never` for an empty list, url_disabled itself when the
-    ExcludeList keeps its pattern under another name."""
+def url_check(excluded: ExcludeList | None) -> Callable[[str], object]:
+    """What `excluded.url_disabled` answers, as a callable whose result is truthy for an
+    excluded URL: the compiled pattern's search (a match object or None), `_never` for an
+    empty list, url_disabled itself when the ExcludeList keeps its pattern under another
+    name."""
     if excluded is None or not getattr(excluded, "_excluded_urls", True):
         return _never
     pattern = getattr(excluded, "_regex", None)
