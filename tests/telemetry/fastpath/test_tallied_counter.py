@@ -1,5 +1,6 @@
 """TalliedCounter.bound: a caller's running total for one attribute set is the series that
-add() with those attributes keeps, and a bound total of dropped items still reports them."""
+add() with those attributes keeps, and a bound total of dropped items still reports them;
+the server-span middleware counts in flight on a bound total, or on an SDK counter."""
 
 from __future__ import annotations
 
@@ -70,3 +71,28 @@ def test_a_bound_total_of_dropped_items_reports_them(caplog):
 
     assert observed(counter) == [(3, {"error.type": "queue_full"})]
     assert "Queue full, dropping spans: 3 dropped" in caplog.text
+
+
+def test_the_server_span_counts_in_flight_on_whichever_counter_it_was_given():
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from telemetry.fastpath.server_span import _request_basics
+
+    reader = InMemoryMetricReader()
+    sdk_counter = (
+        MeterProvider(metric_readers=[reader])
+        .get_meter("t")
+        .create_up_down_counter("http.server.active_requests")
+    )
+    tallied = TalliedCounter("http.server.active_requests")
+    for counter in (sdk_counter, tallied):
+        *_, count_in_flight = _request_basics("GET", "http", "HTTP/1.1", counter)
+        count_in_flight(1)
+        count_in_flight(1)
+        count_in_flight(-1)
+
+    (metric,) = reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics
+    (point,) = metric.data.data_points
+    assert (point.value, dict(point.attributes)) == (1, GET)
+    assert observed(tallied) == [(1, GET)]
