@@ -250,8 +250,8 @@ class ServerSpanMiddleware(_DjangoMiddleware):
         self._capture_response_headers = bool(
             os.environ.get(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE)
         )
-        self._checked_list: object = None
-        self._url_check = url_check(None)
+        self._url_check = url_check(self._excluded_urls)
+        self._checked_list: object = self._excluded_urls
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if self._async:
@@ -260,9 +260,9 @@ class ServerSpanMiddleware(_DjangoMiddleware):
             return super().__call__(request)
         # The list DjangoInstrumentor set last (an instrument() after this middleware was
         # built replaces it), checked by its pattern's own search.
-        if self._excluded_urls is not self._checked_list:
-            self._checked_list = self._excluded_urls
+        if self._excluded_urls is not self._checked_list:  # check first: threads race here
             self._url_check = url_check(self._excluded_urls)
+            self._checked_list = self._excluded_urls
         if self._url_check(_url_for_exclusion(request)):
             setattr(request, _SERVED, False)
             return self.get_response(request)
