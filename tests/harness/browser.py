@@ -15,6 +15,9 @@ from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -48,3 +51,16 @@ def headless_chromium(profile_dir: Path) -> Iterator[webdriver.Chrome]:
     finally:
         driver.quit()
         shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+def log_in(browser: webdriver.Chrome, base_url: str, email: str, password: str) -> None:
+    """Log in to the admin and wait until its index shows the user's tools. The login page's
+    own URL already contains /admin/: a test that went on after a wait for that could load
+    its next page before the login's POST had answered, and be sent back to log in."""
+    browser.get(f"{base_url}/admin/login/?next=/admin/")
+    browser.find_element(By.NAME, "username").send_keys(email)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.ID, "user-tools"))
+    )

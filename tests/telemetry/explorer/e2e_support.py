@@ -8,10 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
-
 # Batches every half second, so a test sees what a request recorded soon after it.
 QUICK_BATCHES = {"OTEL_BSP_SCHEDULE_DELAY": "500", "OTEL_BLRP_SCHEDULE_DELAY": "500"}
 
@@ -46,14 +42,3 @@ def log_bodies(stack, trace_id: str) -> list[str]:
         stack, "SELECT body FROM telemetry_storedlogrecord WHERE trace_id = ?", (trace_id,)
     )
     return [body for (body,) in rows]
-
-
-def log_in(browser, base_url: str, email: str, password: str) -> None:
-    browser.get(f"{base_url}/admin/login/?next=/admin/")
-    browser.find_element(By.NAME, "username").send_keys(email)
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    WebDriverWait(browser, 20).until(expected_conditions.url_contains("/admin/"))
-    WebDriverWait(browser, 20).until(
-        expected_conditions.presence_of_element_located((By.ID, "user-tools"))
-    )

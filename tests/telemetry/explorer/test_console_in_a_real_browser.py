@@ -12,14 +12,13 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.harness.browser import browser_available, headless_chromium
+from tests.harness.browser import browser_available, headless_chromium, log_in
 from tests.harness.jobs import wait_for_job
 from tests.harness.servers import create_superuser, free_port, login_token
 from tests.harness.telemetry_fixtures import new_traceparent
 from tests.telemetry.explorer.e2e_support import (
     QUICK_BATCHES,
     log_bodies,
-    log_in,
     span_names,
     wait_for_store,
 )

@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.harness.browser import browser_available, headless_chromium
+from tests.harness.browser import browser_available, headless_chromium, log_in
 from tests.harness.servers import create_superuser, login_token
 
 pytestmark = pytest.mark.e2e
@@ -49,11 +49,7 @@ def test_the_run_page_shows_its_icicle_graph_in_a_real_browser(stack, tmp_path):
     assert run["top_functions"][0]["own_seconds"] > 0
 
     with headless_chromium(tmp_path / "chromium-profile") as browser:
-        browser.get(f"{base_url}/admin/login/?next=/admin/")
-        browser.find_element(By.NAME, "username").send_keys(email)
-        browser.find_element(By.NAME, "password").send_keys(password)
-        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        WebDriverWait(browser, 20).until(expected_conditions.url_contains("/admin/"))
+        log_in(browser, base_url, email, password)
 
         browser.get(f"{base_url}/admin/telemetry/profilingrun/{run['id']}/change/")
         svg = WebDriverWait(browser, 20).until(

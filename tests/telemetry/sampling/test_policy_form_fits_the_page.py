@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.harness.browser import browser_available, headless_chromium
+from tests.harness.browser import browser_available, headless_chromium, log_in
 from tests.harness.servers import create_superuser
 
 pytestmark = [
@@ -23,11 +23,7 @@ def test_the_add_form_does_not_scroll_sideways(stack, tmp_path, width):
     email, password = create_superuser(stack)
     with headless_chromium(tmp_path / "chromium-profile") as browser:
         browser.set_window_size(width, 900)
-        browser.get(f"{base_url}/admin/login/?next=/admin/")
-        browser.find_element(By.NAME, "username").send_keys(email)
-        browser.find_element(By.NAME, "password").send_keys(password)
-        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        WebDriverWait(browser, 20).until(expected_conditions.url_contains("/admin/"))
+        log_in(browser, base_url, email, password)
         browser.get(f"{base_url}/admin/telemetry/samplingpolicy/add/")
         WebDriverWait(browser, 20).until(
             expected_conditions.visibility_of_element_located((By.ID, "rules-group"))
